@@ -1,0 +1,43 @@
+# The two commands of the quick start: `make demo` and `make test`.
+# Both create the virtual environment when it is missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test lint unit integration notebooks lab bench down clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip uv
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m mlops_lab.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check mlops_lab tests bench
+	$(VENV)/bin/ruff format --check mlops_lab tests bench
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+test: lint $(STAMP)
+	$(PY) -m pytest tests
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) bench/store_ingest.py --quick
+
+down: $(STAMP)
+	$(VENV)/bin/mlops-lab down
+
+clean:
+	rm -rf $(VENV) .mlops_lab .pytest_cache .ruff_cache

@@ -1,0 +1,152 @@
+"""Start, find and stop the local Ray head that a lab runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from mlops_lab.config import Settings
+
+
+class RuntimeStartError(RuntimeError):
+    """The local Ray head could not be started."""
+
+
+@dataclass(frozen=True)
+class LocalHead:
+    """What a running local head wrote about itself in ``runtime.json``."""
+
+    address: str
+    pgid: int
+    store_path: str
+    serve_port: int
+    started_at: float
+
+    def alive(self) -> bool:
+        """Whether the head's process group still runs and its GCS port answers."""
+        if not group_running(self.pgid):
+            return False
+        host, port = self.address.rsplit(":", 1)
+        with contextlib.suppress(OSError), socket.create_connection((host, int(port)), 2):
+            return True
+        return False
+
+
+def require_token_auth() -> None:
+    """Keep Ray's token authentication on, creating the token on first use.
+
+    Ray reads the mode once per process, so its config is refreshed after choosing it.
+    An explicit ``RAY_AUTH_MODE`` set by the user is respected.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is None:
+        os.environ["RAY_AUTH_MODE"] = "token"
+        from ray._raylet import Config
+
+        Config.initialize("")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    token_file = Path.home() / ".ray" / "auth_token"
+    if not token_file.exists():
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+
+
+def read_head(settings: Settings) -> LocalHead | None:
+    """The local head recorded for these settings, if it still runs."""
+    try:
+        head = LocalHead(**json.loads(settings.runtime_file.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
+    return head if head.alive() else None
+
+
+@contextlib.contextmanager
+def start_lock(settings: Settings) -> Iterator[None]:
+    """Serialise starting a head, so two processes connecting at once share one."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / "runtime.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def start_head(settings: Settings) -> LocalHead:
+    """Start a Ray head as its own process group, so it outlives this process."""
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    if ray_cli is None:
+        raise RuntimeStartError("The 'ray' command was not found beside this Python.")
+    port = settings.ray_port
+    command = [
+        ray_cli, "start", "--head", f"--port={port}",
+        f"--ray-client-server-port={port + 1}",
+        f"--dashboard-agent-listen-port={port + 2}",
+        "--include-dashboard=false", "--disable-usage-stats",
+    ]  # fmt: skip
+    if settings.num_cpus is not None:
+        command.append(f"--num-cpus={settings.num_cpus}")
+    log_path = settings.home / "ray-start.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")},
+        )
+        code = process.wait(timeout=180)
+    if code != 0:
+        tail = log_path.read_text()[-2000:]
+        raise RuntimeStartError(
+            f"`ray start` exited with code {code} (log: {log_path}). If port {port} is "
+            f"taken, set another with MLOPS_LAB_RAY_PORT.\n{tail}"
+        )
+    head = LocalHead(
+        address=f"127.0.0.1:{port}",
+        pgid=process.pid,
+        store_path=str(settings.store_path),
+        serve_port=settings.serve_port,
+        started_at=time.time(),
+    )
+    settings.runtime_file.write_text(json.dumps(asdict(head)))
+    return head
+
+
+def stop_head(head: LocalHead, settings: Settings, grace: float = 15.0) -> None:
+    """Stop every process of the head's group: politely, then by force."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pgid, sig)
+        deadline = time.monotonic() + grace
+        while group_running(head.pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not group_running(head.pgid):
+            break
+    settings.runtime_file.unlink(missing_ok=True)
+
+
+def group_running(pgid: int) -> bool:
+    """Whether any live (not zombie) process is in the group; zombies wait for a reaper."""
+    for process in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
+                return True
+    return False

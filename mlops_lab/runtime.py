@@ -1,0 +1,207 @@
+"""Start, attach to and stop the lab runtime: a Ray head, Ray Serve and the store actor."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import ray
+from ray import serve
+
+from mlops_lab import _ray
+from mlops_lab.config import Settings, load_settings
+from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
+from mlops_lab.store._store import Params
+
+RAY_ADDRESS_ENV = "MLOPS_LAB_RAY_ADDRESS"
+
+
+class LabNotRunningError(RuntimeError):
+    """No lab runtime runs for these settings, and starting one was not asked for."""
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What ``lab.status()`` reports; prints as text, renders as HTML in notebooks."""
+
+    runtime: str
+    ray_address: str
+    nodes: int
+    cpus: float
+    store_path: str
+    store_pid: int
+    schema_version: int
+    serve_url: str
+    rows: dict[str, int] = field(default_factory=dict)
+    endpoints: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        rows = ", ".join(f"{name} {count}" for name, count in self.rows.items() if count)
+        lines = [
+            f"mlops-lab: {self.runtime} runtime at {self.ray_address} "
+            f"({self.nodes} node(s), {self.cpus:g} CPUs)",
+            f"  store:     {self.store_path} (schema v{self.schema_version}, pid {self.store_pid})",
+            f"  rows:      {rows or 'none yet'}",
+            f"  serve:     {self.serve_url}",
+            f"  endpoints: {', '.join(self.endpoints) or 'none yet'}",
+        ]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{key}</th><td>{value}</td></tr>"
+            for key, value in (
+                ("runtime", f"{self.runtime} at {self.ray_address}"),
+                ("cluster", f"{self.nodes} node(s), {self.cpus:g} CPUs"),
+                ("store", f"{self.store_path} (schema v{self.schema_version})"),
+                ("rows", ", ".join(f"{k}: {v}" for k, v in self.rows.items() if v) or "none"),
+                ("serve", self.serve_url),
+                ("endpoints", ", ".join(self.endpoints) or "none yet"),
+            )
+        )
+        return f"<table>{cells}</table>"
+
+
+class Lab:
+    """A connection to the running lab; get one with :func:`connect`.
+
+    Example:
+        >>> lab = mlops_lab.connect()
+        >>> lab.sql("SELECT count(*) AS n FROM requests")
+    """
+
+    def __init__(self, settings: Settings, head: _ray.LocalHead | None, address: str) -> None:
+        self.settings = settings
+        self._head = head
+        self._address = address
+        handle = find_store_actor(settings.namespace)
+        if handle is None:
+            handle = start_store_actor(str(settings.store_path), settings.namespace)
+        self.store = ActorStore(handle)
+
+    def __repr__(self) -> str:
+        return f"<Lab {self._runtime_kind()} at {self._address}, store {self.settings.store_path}>"
+
+    def sql(self, query: str, params: Params = None) -> pd.DataFrame:
+        """Run one read-only SQL statement on the store and return a DataFrame.
+
+        Args:
+            query: A SELECT (or WITH, FROM, DESCRIBE, SHOW, SUMMARIZE) statement.
+            params: Values for ``?`` or ``$name`` placeholders; never format them in.
+
+        Raises:
+            ReadOnlyError: the statement would change the store; nothing was run.
+            QueryError: DuckDB could not run it.
+
+        Example:
+            >>> lab.sql("SELECT * FROM requests WHERE endpoint = ?", params=["iris"])
+        """
+        return self.store.sql(query, params)
+
+    def status(self) -> LabStatus:
+        """Report the runtime, the store and the endpoints."""
+        info = self.store.info()
+        endpoints = self.store.query(
+            "SELECT endpoint FROM endpoints WHERE status != 'deleted' ORDER BY endpoint"
+        )
+        nodes = [node for node in ray.nodes() if node["Alive"]]
+        return LabStatus(
+            runtime=self._runtime_kind(),
+            ray_address=self._address,
+            nodes=len(nodes),
+            cpus=sum(node["Resources"].get("CPU", 0.0) for node in nodes),
+            store_path=info["path"],
+            store_pid=info["pid"],
+            schema_version=info["schema_version"],
+            serve_url=f"http://{self.settings.serve_host}:{self.settings.serve_port}",
+            rows=self.store.counts(),
+            endpoints=endpoints.column("endpoint").to_pylist(),
+        )
+
+    def disconnect(self) -> None:
+        """Detach this process; the runtime and everything in it keep running."""
+        ray.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the lab: Serve, the store actor and, for a local runtime, the Ray head.
+
+        On a cluster named by ``MLOPS_LAB_RAY_ADDRESS`` the cluster itself keeps running.
+        Every acknowledged write is already committed to the DuckDB file.
+        """
+        serve.shutdown()
+        handle = find_store_actor(self.settings.namespace)
+        if handle is not None:
+            ray.get(handle.close.remote())
+            ray.kill(handle, no_restart=True)
+        ray.shutdown()
+        if self._head is not None:
+            _ray.stop_head(self._head, self.settings)
+
+    def _runtime_kind(self) -> str:
+        return "local" if self._head is not None else "cluster"
+
+
+def connect(*, start: bool = True, **settings: Any) -> Lab:
+    """Attach to the lab runtime, starting a local one when none runs.
+
+    The local runtime is a Ray head in its own process group, so deployments and the
+    store outlive the process (or notebook kernel) that started them. When
+    ``MLOPS_LAB_RAY_ADDRESS`` (or ``ray_address=``) names a cluster, the lab attaches to it.
+
+    Args:
+        start: Start a local runtime when none runs; when False, raise instead.
+        **settings: Overrides of the settings in :mod:`mlops_lab.config`
+            (``home``, ``serve_port``, ``num_cpus``, ...).
+
+    Returns:
+        The connected :class:`Lab`.
+
+    Raises:
+        LabNotRunningError: ``start`` is False and no runtime runs.
+        ConfigError: a setting is unknown or out of range.
+
+    Example:
+        >>> lab = mlops_lab.connect()
+        >>> print(lab.status())
+    """
+    resolved = load_settings(ray_address=os.environ.get(RAY_ADDRESS_ENV), **settings)
+    _ray.require_token_auth()
+    head, address = _find_or_start_ray(resolved, start)
+    if not ray.is_initialized():
+        ray.init(
+            address=address,
+            namespace=resolved.namespace,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    lab = Lab(resolved, head, address)
+    _start_serve(resolved)
+    return lab
+
+
+def _find_or_start_ray(settings: Settings, start: bool) -> tuple[_ray.LocalHead | None, str]:
+    if settings.ray_address:
+        return None, settings.ray_address
+    with _ray.start_lock(settings):
+        head = _ray.read_head(settings)
+        if head is None:
+            if not start:
+                raise LabNotRunningError(
+                    f"No lab runs for {settings.home.absolute()}. Start one with "
+                    "mlops_lab.connect() or `mlops-lab up`."
+                )
+            head = _ray.start_head(settings)
+    return head, head.address
+
+
+def _start_serve(settings: Settings) -> None:
+    try:
+        ray.get_actor("SERVE_CONTROLLER_ACTOR", namespace="serve")
+    except ValueError:
+        serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})

@@ -1,0 +1,144 @@
+"""The store as a Ray actor, and the client that reaches it from any process.
+
+While the lab runs, one named, detached actor owns the DuckDB file. Ray restarts it
+when it dies; :class:`ActorStore` retries calls across the restart, which is safe because
+every write is idempotent by primary key.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import ray
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
+
+from mlops_lab.store._batch import Batch, to_arrow
+from mlops_lab.store._errors import StoreError, StoreUnavailableError
+from mlops_lab.store._store import Params, Store, StoreClient
+
+STORE_ACTOR_NAME = "store"
+T = TypeVar("T")
+
+
+class StoreActor:
+    """Owns the :class:`Store` inside the Ray cluster (one per lab)."""
+
+    def __init__(self, path: str, lock_timeout: float = 60.0) -> None:
+        # A restarted actor may find the file still locked by its dying predecessor.
+        self._store = Store(path, lock_timeout=lock_timeout)
+
+    def write(self, batches: dict[str, pa.Table]) -> dict[str, int]:
+        return self._store.write(batches)
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        return self._store.query(sql, params)
+
+    def counts(self) -> dict[str, int]:
+        return self._store.counts()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **self._store.info(),
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+        }
+
+    def close(self) -> None:
+        self._store.close()
+
+
+class ActorStore(StoreClient):
+    """Reach the lab's store actor; the same interface as an in-process :class:`Store`.
+
+    Batches are converted to Arrow in the caller's process, so only Arrow crosses to the
+    actor. A call is retried with backoff while the actor restarts, up to ``timeout``
+    seconds; a call returns only once the actor has committed the write.
+
+    Args:
+        handle: The store actor's handle.
+        timeout: Seconds to keep retrying while the actor is away.
+    """
+
+    def __init__(self, handle: ray.actor.ActorHandle, timeout: float = 120.0) -> None:
+        self._handle = handle
+        self.timeout = timeout
+
+    def write(self, batches: Mapping[str, Batch]) -> dict[str, int]:
+        """Write batches to several tables in one transaction, all or nothing."""
+        tables = {name: to_arrow(data) for name, data in batches.items()}
+        return self._call(lambda: self._handle.write.remote(tables))
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        """Run one read-only statement in the store and return an Arrow table."""
+        return self._call(lambda: self._handle.query.remote(sql, params))
+
+    def counts(self) -> dict[str, int]:
+        """Rows in each lifecycle table."""
+        return self._call(lambda: self._handle.counts.remote())
+
+    def info(self) -> dict[str, Any]:
+        """Where the store is, which process holds it and its schema version."""
+        return self._call(lambda: self._handle.info.remote())
+
+    def _call(self, submit: Callable[[], ray.ObjectRef]) -> Any:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        while True:
+            try:
+                return ray.get(submit(), timeout=max(deadline - time.monotonic(), 0.1))
+            except RayTaskError as exc:
+                if isinstance(exc.cause, StoreError):
+                    raise exc.cause from None
+                raise
+            except (RayActorError, ActorUnavailableError, GetTimeoutError) as exc:
+                if time.monotonic() + delay >= deadline:
+                    raise StoreUnavailableError(
+                        f"The lab's store did not answer within {self.timeout:.0f} s "
+                        f"({type(exc).__name__}). Check the lab with `mlops-lab status`."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+def start_store_actor(path: str, namespace: str) -> ray.actor.ActorHandle:
+    """Return the lab's store actor, creating it (pinned to the head node) when missing."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    remote = ray.remote(StoreActor).options(
+        name=STORE_ACTOR_NAME,
+        namespace=namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        max_restarts=-1,
+        max_concurrency=8,
+        num_cpus=0,
+        # The DuckDB file lives on the head node's disk; a restart must find it there.
+        scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=False),
+    )
+    handle = remote.remote(path)
+    stored = ray.get(handle.info.remote())["path"]
+    if stored != path:
+        raise StoreError(
+            f"The lab on this Ray cluster keeps its store at {stored}, not {path}. Attach "
+            "with that store path, or give this lab another namespace."
+        )
+    return handle
+
+
+def find_store_actor(namespace: str) -> ray.actor.ActorHandle | None:
+    """The running lab's store actor, or None when no lab runs in ``namespace``."""
+    try:
+        return ray.get_actor(STORE_ACTOR_NAME, namespace=namespace)
+    except ValueError:
+        return None
+
+
+def _head_node_id() -> str:
+    for node in ray.nodes():
+        if node["Alive"] and "node:__internal_head__" in node["Resources"]:
+            return node["NodeID"]
+    return ray.get_runtime_context().get_node_id()

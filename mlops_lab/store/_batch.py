@@ -1,0 +1,179 @@
+"""Turn what callers give into a batch that fits one table, or refuse it whole.
+
+Callers give a ``pyarrow.Table``, a ``pandas.DataFrame``, a mapping of columns or a list
+of row dicts. Conversion to Arrow happens on the caller's side (:func:`to_arrow`), so
+only Arrow crosses process boundaries; the check against the table (:func:`conform`)
+happens in the store, which alone knows the schema for certain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlops_lab.store._errors import SchemaError
+
+Batch = pa.Table | pa.RecordBatch | pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a batch must look like to be written to one table."""
+
+    name: str
+    schema: pa.Schema
+    required: frozenset[str]
+    json_columns: frozenset[str]
+    primary_key: tuple[str, ...]
+    mutable: bool
+
+
+def to_arrow(data: Batch) -> pa.Table:
+    """Convert a batch to an Arrow table; nested values in rows become JSON text."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, Mapping):
+        return pa.table({name: _column(values) for name, values in data.items()})
+    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        if all(isinstance(row, Mapping) for row in data):
+            return pa.Table.from_pylist([{k: _scalar(v) for k, v in row.items()} for row in data])
+    raise SchemaError(
+        "A batch must be a pyarrow Table, a pandas DataFrame, a dict of columns or a list "
+        f"of row dicts. Got {type(data).__name__} instead."
+    )
+
+
+def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
+    """Check a batch against a table and cast it to the table's exact Arrow schema.
+
+    Raises:
+        SchemaError: naming the first column that is unknown, missing, null where a
+            value is required, or of a type that cannot be stored losslessly.
+    """
+    unknown = [name for name in table.column_names if name not in spec.schema.names]
+    if unknown:
+        raise SchemaError(
+            f"Table '{spec.name}' has no column '{unknown[0]}'. "
+            f"Its columns are: {', '.join(spec.schema.names)}."
+        )
+    columns = [_conform_column(table, field, spec) for field in spec.schema]
+    return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
+def describe_type(arrow_type: pa.DataType) -> str:
+    """Say in words what kind of values an Arrow type holds."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_integer(arrow_type):
+        return f"integers ({arrow_type})"
+    if pa.types.is_floating(arrow_type):
+        return "numbers (double)"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamps"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "bytes"
+    return str(arrow_type)
+
+
+def _conform_column(table: pa.Table, field: pa.Field, spec: TableSpec) -> pa.ChunkedArray:
+    where = f"Column '{field.name}' of table '{spec.name}'"
+    if field.name not in table.column_names:
+        if field.name in spec.required:
+            raise SchemaError(f"{where} is required and missing from the batch.")
+        return pa.chunked_array([pa.nulls(table.num_rows, field.type)])
+    column = table.column(field.name)
+    if field.name in spec.json_columns and not _is_text(column.type):
+        column = _to_json_text(column)
+    if not _can_store(column.type, field.type):
+        raise SchemaError(
+            f"{where} holds {describe_type(field.type)}; the batch has {column.type} "
+            "values. Convert the column before appending it."
+        )
+    if field.name in spec.required and column.null_count:
+        raise SchemaError(
+            f"{where} is required, but {column.null_count} of {len(column)} values are null."
+        )
+    try:
+        # Sub-microsecond digits of timestamps are dropped; every other cast must be exact.
+        return pc.cast(column, field.type, safe=not pa.types.is_timestamp(field.type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(f"{where} cannot hold these values: {exc}") from None
+
+
+def _can_store(source: pa.DataType, target: pa.DataType) -> bool:
+    if pa.types.is_dictionary(source):
+        source = source.value_type
+    if pa.types.is_null(source) or source == target:
+        return True
+    checks = (
+        (_is_text, _is_text),
+        (pa.types.is_integer, pa.types.is_integer),
+        (pa.types.is_floating, _is_number),
+        (pa.types.is_boolean, pa.types.is_boolean),
+        (pa.types.is_timestamp, lambda t: pa.types.is_timestamp(t) or pa.types.is_date(t)),
+        (_is_bytes, _is_bytes),
+    )
+    return any(is_target(target) and accepts(source) for is_target, accepts in checks)
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or pa.types.is_string_view(arrow_type)
+    )
+
+
+def _is_number(arrow_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_decimal(arrow_type)
+    )
+
+
+def _is_bytes(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)
+
+
+def _to_json_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    texts = [None if value is None else _dumps(value) for value in column.to_pylist()]
+    return pa.chunked_array([pa.array(texts, pa.string())])
+
+
+def _column(values: Any) -> Any:
+    if isinstance(values, pa.Array | pa.ChunkedArray | np.ndarray | pd.Series):
+        return values
+    return [_scalar(value) for value in values]
+
+
+def _scalar(value: Any) -> Any:
+    """Nested values (dicts, lists, arrays) travel as JSON text; scalars stay as they are."""
+    if isinstance(value, Mapping | list | tuple | np.ndarray):
+        return _dumps(value)
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")

@@ -1,0 +1,166 @@
+"""Versioned migrations of the store's DuckDB schema.
+
+Each migration is applied once, in its own transaction, and recorded in
+``schema_migrations``. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Migration(NamedTuple):
+    """One step of the schema: its version, a short name and its SQL."""
+
+    version: int
+    name: str
+    sql: str
+
+
+_INITIAL = """
+CREATE TABLE datasets (
+    name            VARCHAR NOT NULL,
+    version         VARCHAR NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    content_hash    VARCHAR NOT NULL,
+    n_rows          BIGINT,
+    target          VARCHAR,
+    schema          JSON,
+    profile         JSON,
+    prep            JSON,
+    parents         JSON,
+    reference       BLOB,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE experiments (
+    experiment_id   VARCHAR PRIMARY KEY,
+    name            VARCHAR NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    dataset_name    VARCHAR,
+    dataset_version VARCHAR,
+    estimator       VARCHAR,
+    metric          VARCHAR,
+    mode            VARCHAR,
+    search          VARCHAR,
+    config          JSON,
+    status          VARCHAR NOT NULL,
+    finished_at     TIMESTAMP
+);
+CREATE TABLE trials (
+    trial_id        VARCHAR PRIMARY KEY,
+    experiment_id   VARCHAR NOT NULL,
+    params          JSON,
+    status          VARCHAR NOT NULL,
+    metric          DOUBLE,
+    iterations      INTEGER,
+    started_at      TIMESTAMP,
+    finished_at     TIMESTAMP,
+    duration_s      DOUBLE,
+    error           VARCHAR
+);
+CREATE TABLE trial_results (
+    trial_id        VARCHAR NOT NULL,
+    iteration       INTEGER NOT NULL,
+    time            TIMESTAMP NOT NULL,
+    metrics         JSON,
+    PRIMARY KEY (trial_id, iteration)
+);
+CREATE TABLE models (
+    name            VARCHAR NOT NULL,
+    version         INTEGER NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    flavor          VARCHAR,
+    artifact        BLOB,
+    signature       JSON,
+    metrics         JSON,
+    params          JSON,
+    trial_id        VARCHAR,
+    dataset_name    VARCHAR,
+    dataset_version VARCHAR,
+    reference       BLOB,
+    background      BLOB,
+    description     VARCHAR,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE model_aliases (
+    name            VARCHAR NOT NULL,
+    alias           VARCHAR NOT NULL,
+    version         INTEGER NOT NULL,
+    updated_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+CREATE TABLE endpoints (
+    endpoint        VARCHAR PRIMARY KEY,
+    created_at      TIMESTAMP NOT NULL,
+    updated_at      TIMESTAMP NOT NULL,
+    status          VARCHAR NOT NULL,
+    config          JSON
+);
+CREATE TABLE route_changes (
+    change_id       VARCHAR PRIMARY KEY,
+    endpoint        VARCHAR NOT NULL,
+    time            TIMESTAMP NOT NULL,
+    kind            VARCHAR NOT NULL,
+    config          JSON,
+    reason          VARCHAR
+);
+CREATE TABLE requests (
+    request_id      VARCHAR PRIMARY KEY,
+    time            TIMESTAMP NOT NULL,
+    endpoint        VARCHAR NOT NULL,
+    model           VARCHAR,
+    model_version   INTEGER,
+    arm             VARCHAR,
+    propensity      DOUBLE,
+    policy          VARCHAR,
+    features        JSON,
+    prediction      JSON,
+    latency_ms      DOUBLE,
+    status          SMALLINT NOT NULL,
+    error           VARCHAR,
+    shadow          JSON
+);
+CREATE TABLE feedback (
+    feedback_id     VARCHAR PRIMARY KEY,
+    request_id      VARCHAR NOT NULL,
+    time            TIMESTAMP NOT NULL,
+    truth           JSON,
+    reward          DOUBLE,
+    source          VARCHAR
+);
+CREATE TABLE monitor_results (
+    result_id       VARCHAR PRIMARY KEY,
+    endpoint        VARCHAR NOT NULL,
+    monitor         VARCHAR NOT NULL,
+    time            TIMESTAMP NOT NULL,
+    window_start    TIMESTAMP,
+    window_end      TIMESTAMP,
+    metric          VARCHAR NOT NULL,
+    value           DOUBLE,
+    details         JSON
+);
+CREATE TABLE alerts (
+    alert_id        VARCHAR PRIMARY KEY,
+    endpoint        VARCHAR,
+    time            TIMESTAMP NOT NULL,
+    severity        VARCHAR NOT NULL,
+    kind            VARCHAR NOT NULL,
+    message         VARCHAR NOT NULL,
+    details         JSON,
+    resolved_at     TIMESTAMP
+);
+CREATE TABLE events (
+    event_id        VARCHAR PRIMARY KEY,
+    time            TIMESTAMP NOT NULL,
+    kind            VARCHAR NOT NULL,
+    subject         VARCHAR,
+    details         JSON
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "lifecycle tables", _INITIAL),)
+
+# Rows of these tables describe things whose state changes (a trial finishes, an alias
+# moves), so a write with a known key replaces the row. Every other table is an
+# append-only log whose rows never change: a write with a known key is ignored.
+MUTABLE_TABLES = frozenset({"experiments", "trials", "model_aliases", "endpoints", "alerts"})
