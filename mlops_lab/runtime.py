@@ -19,6 +19,9 @@ from mlops_lab.store._store import Params
 RAY_ADDRESS_ENV = "MLOPS_LAB_RAY_ADDRESS"
 
 
+_current: Lab | None = None
+
+
 class LabNotRunningError(RuntimeError):
     """No lab runtime runs for these settings, and starting one was not asked for."""
 
@@ -182,7 +185,16 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
         )
     lab = Lab(resolved, head, address)
     _start_serve(resolved)
+    global _current
+    _current = lab
     return lab
+
+
+def current_lab() -> Lab:
+    """The lab this process last connected to, connecting (or starting) one if needed."""
+    if _current is not None and ray.is_initialized():
+        return _current
+    return connect()
 
 
 def _find_or_start_ray(settings: Settings, start: bool) -> tuple[_ray.LocalHead | None, str]:

@@ -287,7 +287,7 @@ def _load_specs(con: duckdb.DuckDBPyConnection) -> dict[str, TableSpec]:
         rows = [row for row in columns if row[0] == table]
         specs[table] = TableSpec(
             name=table,
-            schema=con.execute(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema,
+            schema=con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema,
             required=frozenset(row[1] for row in rows if not row[2]),
             json_columns=frozenset(row[1] for row in rows if row[3] == "JSON"),
             primary_key=tuple(keys.get(table, ())),
