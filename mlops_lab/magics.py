@@ -37,7 +37,7 @@ class MlopsMagics(Magics):
         """
         subcommand, _, rest = line.strip().partition(" ")
         # Only the subcommand goes through the parser: SQL must reach DuckDB verbatim.
-        parse_argstring(self.mlops, subcommand or "''")
+        parse_argstring(self.mlops, subcommand)
         handlers: dict[str, Callable[[str], Any]] = {"status": self._status, "sql": self._sql}
         body = "\n".join(part for part in (rest.strip(), (cell or "").strip()) if part)
         try:

@@ -45,12 +45,19 @@ def to_arrow(data: Batch) -> pa.Table:
         return pa.Table.from_pandas(data, preserve_index=False)
     if isinstance(data, Mapping):
         return pa.table({name: _column(values) for name, values in data.items()})
-    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
-        if all(isinstance(row, Mapping) for row in data):
-            return pa.Table.from_pylist([{k: _scalar(v) for k, v in row.items()} for row in data])
+    if _is_records(data):
+        return pa.Table.from_pylist([{k: _scalar(v) for k, v in row.items()} for row in data])
     raise SchemaError(
         "A batch must be a pyarrow Table, a pandas DataFrame, a dict of columns or a list "
         f"of row dicts. Got {type(data).__name__} instead."
+    )
+
+
+def _is_records(data: object) -> bool:
+    return (
+        isinstance(data, Sequence)
+        and not isinstance(data, str | bytes)
+        and all(isinstance(row, Mapping) for row in data)
     )
 
 

@@ -1,7 +1,6 @@
 """The public namespace is exactly what __all__ says, sorted."""
 
 from __future__ import annotations
-
 import __future__
 
 import mlops_lab
