@@ -130,8 +130,12 @@ def start_head(settings: Settings) -> LocalHead:
     return head
 
 
-def stop_head(head: LocalHead, settings: Settings, grace: float = 15.0) -> None:
-    """Stop every process of the head's group: politely, then by force."""
+def stop_head(head: LocalHead, settings: Settings, grace: float = 5.0) -> None:
+    """Stop every process of the head's group: politely, then by force.
+
+    The store is closed before this, so a forced stop loses nothing; some Ray daemons
+    take far longer than ``grace`` to honour SIGTERM.
+    """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pgid, sig)

@@ -20,7 +20,8 @@ N_FEATURES = 20
 
 
 def request_rows(n: int, *, endpoint: str = "demo", seed: int = 0) -> pa.Table:
-    """Request log rows as the router writes them: 20 float features, one prediction.
+    """Request log rows as the router writes them: 20 float features, a prediction, a
+    shadow model's output, and about 1% failed requests with their error.
 
     Ids derive from ``seed``, so the same call always yields the same rows.
     """
@@ -29,6 +30,9 @@ def request_rows(n: int, *, endpoint: str = "demo", seed: int = 0) -> pa.Table:
     start = datetime(2026, 1, 1) + timedelta(seconds=seed)
     namespace = uuid.UUID(int=seed)
     arms = rng.choice(["champion", "challenger"], size=n, p=[0.9, 0.1])
+    failed = rng.random(n) < 0.01
+    predictions = (features[:, 0] > 0).astype(int)
+    shadow = (features[:, 1] > 0).astype(int)
     return pa.table(
         {
             "request_id": [str(uuid.uuid5(namespace, str(i))) for i in range(n)],
@@ -40,15 +44,17 @@ def request_rows(n: int, *, endpoint: str = "demo", seed: int = 0) -> pa.Table:
             "propensity": np.where(arms == "champion", 0.9, 0.1),
             "policy": ["split"] * n,
             "features": [f"[{','.join(map(repr, row))}]" for row in features.tolist()],
-            "prediction": (features[:, 0] > 0).astype(int).astype(str),
+            "prediction": pa.array(np.where(failed, None, predictions.astype(str))),
             "latency_ms": rng.gamma(2.0, 2.0, size=n),
-            "status": np.full(n, 200, dtype="int16"),
+            "status": np.where(failed, 500, 200).astype("int16"),
+            "error": pa.array(np.where(failed, "model raised ValueError", None)),
+            "shadow": [f'{{"shadow-model@1":{label}}}' for label in shadow.tolist()],
         }
     )
 
 
 def feedback_rows(requests: pa.Table, *, seed: int = 0) -> list[dict[str, object]]:
-    """Ground truth for every other request, as ``POST .../feedback`` would bring it."""
+    """Ground truth for every other answered request, as ``POST .../feedback`` would bring it."""
     rng = np.random.default_rng(seed + 1)
     now = datetime.now(UTC).replace(tzinfo=None)
     ids = requests.column("request_id").to_pylist()[::2]
@@ -61,6 +67,7 @@ def feedback_rows(requests: pa.Table, *, seed: int = 0) -> list[dict[str, object
             "truth": int(prediction) if rng.random() < 0.85 else 1 - int(prediction),
         }
         for request_id, prediction in zip(ids, predictions, strict=True)
+        if prediction is not None
     ]
 
 

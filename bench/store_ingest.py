@@ -1,0 +1,107 @@
+"""Ingest throughput of the lab's store, through its actor, against a raw DuckDB insert.
+
+Appends N request rows (every request column, 20 float features) in batches through the
+store's client interface (Ray actor, validation, idempotent insert, acknowledgement) and
+the same rows through a plain DuckDB Arrow insert into the same schema, in one run.
+
+    python bench/store_ingest.py --quick
+
+The last line printed is one JSON object:
+    {"rows", "store_rows_per_s", "raw_rows_per_s", "ratio", "duplicates", ...}
+Goal: ratio >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+import mlops_lab
+from mlops_lab.demo import request_rows
+from mlops_lab.store._migrations import MIGRATIONS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50k rows instead of 500k")
+    parser.add_argument("--batch", type=int, default=5_000, help="rows per append")
+    args = parser.parse_args()
+    rows = 50_000 if args.quick else 500_000
+    batches = [request_rows(args.batch, endpoint="bench", seed=s) for s in range(rows // args.batch)]
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as folder:
+        raw_s = _raw_insert(Path(folder) / "raw.duckdb", batches)
+        store_s, duplicates = _through_the_lab(Path(folder) / ".mlops_lab", batches)
+    total = sum(batch.num_rows for batch in batches)
+    result = {
+        "rows": total,
+        "batch_rows": args.batch,
+        "store_rows_per_s": round(total / store_s),
+        "raw_rows_per_s": round(total / raw_s),
+        "ratio": round(raw_s / store_s, 3),
+        "duplicates": duplicates,
+    }
+    print(json.dumps(result))
+
+
+def _raw_insert(path: Path, batches: list[pa.Table]) -> float:
+    """The baseline: the same schema, plain INSERT from Arrow, one process, no checks."""
+    with duckdb.connect(str(path)) as con:
+        for migration in MIGRATIONS:
+            con.execute(migration.sql)
+        start = time.perf_counter()
+        for batch in batches:
+            con.register("batch", batch)
+            con.execute("INSERT INTO requests SELECT * FROM batch")
+            con.unregister("batch")
+        elapsed = time.perf_counter() - start
+        assert con.execute("SELECT count(*) FROM requests").fetchone()[0] == sum(
+            b.num_rows for b in batches
+        )
+    return elapsed
+
+
+def _through_the_lab(home: Path, batches: list[pa.Table]) -> tuple[float, int]:
+    """Append through the lab's store actor; then retry every batch and count duplicates."""
+    lab = mlops_lab.connect(home=home, ray_port=_free_port(3), serve_port=_free_port(1))
+    try:
+        start = time.perf_counter()
+        for batch in batches:
+            lab.store.append("requests", batch)
+        elapsed = time.perf_counter() - start
+        for batch in batches:  # a retry of every batch, as after lost acknowledgements
+            lab.store.append("requests", batch)
+        counts = lab.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS ids FROM requests")
+        duplicates = int(counts.n[0] - counts.ids[0])
+    finally:
+        lab.shutdown()
+    return elapsed, duplicates
+
+
+def _free_port(size: int) -> int:
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if all(_bindable(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
