@@ -20,6 +20,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mlops_lab tests bench
 	$(VENV)/bin/ruff format --check mlops_lab tests bench
+	$(VENV)/bin/mypy mlops_lab
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000, help="rows per append")
     args = parser.parse_args()
     rows = 50_000 if args.quick else 500_000
-    batches = [request_rows(args.batch, endpoint="bench", seed=s) for s in range(rows // args.batch)]
+    batches = [
+        request_rows(args.batch, endpoint="bench", seed=s) for s in range(rows // args.batch)
+    ]
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as folder:
         raw_s = _raw_insert(Path(folder) / "raw.duckdb", batches)
         store_s, duplicates = _through_the_lab(Path(folder) / ".mlops_lab", batches)

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from mlops_lab.config import ConfigError, Settings, describe_settings, load_settings
-from mlops_lab.runtime import Lab, LabNotRunningError, LabStatus, connect
+from mlops_lab.runtime import Lab, LabConnectionError, LabNotRunningError, LabStatus, connect
 from mlops_lab.store import (
     QueryError,
     ReadOnlyError,
@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "Lab",
+    "LabConnectionError",
     "LabNotRunningError",
     "LabStatus",
     "QueryError",

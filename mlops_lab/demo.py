@@ -20,10 +20,11 @@ N_FEATURES = 20
 
 
 def request_rows(n: int, *, endpoint: str = "demo", seed: int = 0) -> pa.Table:
-    """Request log rows as the router writes them: 20 float features, a prediction, a
-    shadow model's output, and about 1% failed requests with their error.
+    """Request log rows as the router writes them.
 
-    Ids derive from ``seed``, so the same call always yields the same rows.
+    Each row has 20 float features, a prediction and a shadow model's output; about 1% are
+    failed requests with their error. Ids derive from ``seed``, so the same call always
+    yields the same rows.
     """
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(n, N_FEATURES)).round(6)
@@ -44,10 +45,10 @@ def request_rows(n: int, *, endpoint: str = "demo", seed: int = 0) -> pa.Table:
             "propensity": np.where(arms == "champion", 0.9, 0.1),
             "policy": ["split"] * n,
             "features": [f"[{','.join(map(repr, row))}]" for row in features.tolist()],
-            "prediction": pa.array(np.where(failed, None, predictions.astype(str))),
+            "prediction": pa.array(predictions.astype(str), mask=failed),
             "latency_ms": rng.gamma(2.0, 2.0, size=n),
             "status": np.where(failed, 500, 200).astype("int16"),
-            "error": pa.array(np.where(failed, "model raised ValueError", None)),
+            "error": pa.array(np.full(n, "model raised ValueError"), mask=~failed),
             "shadow": [f'{{"shadow-model@1":{label}}}' for label in shadow.tolist()],
         }
     )

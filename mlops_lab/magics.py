@@ -10,7 +10,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from mlops_lab.config import ConfigError
-from mlops_lab.runtime import Lab, LabNotRunningError, current_lab
+from mlops_lab.runtime import Lab, LabConnectionError, current_lab
 from mlops_lab.store import StoreError
 
 SUBCOMMANDS = ("status", "sql")
@@ -42,7 +42,7 @@ class MlopsMagics(Magics):
         body = "\n".join(part for part in (rest.strip(), (cell or "").strip()) if part)
         try:
             return handlers[subcommand](body)
-        except (StoreError, ConfigError, LabNotRunningError) as exc:
+        except (StoreError, ConfigError, LabConnectionError) as exc:
             raise UsageError(str(exc)) from None
 
     def _lab(self) -> Lab:

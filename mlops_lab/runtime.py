@@ -22,7 +22,11 @@ RAY_ADDRESS_ENV = "MLOPS_LAB_RAY_ADDRESS"
 _current: Lab | None = None
 
 
-class LabNotRunningError(RuntimeError):
+class LabConnectionError(RuntimeError):
+    """This process cannot attach to the lab's runtime."""
+
+
+class LabNotRunningError(LabConnectionError):
     """No lab runtime runs for these settings, and starting one was not asked for."""
 
 
@@ -83,10 +87,7 @@ class Lab:
         self.settings = settings
         self._head = head
         self._address = address
-        handle = find_store_actor(settings.namespace)
-        if handle is None:
-            handle = start_store_actor(str(settings.store_path), settings.namespace)
-        self.store = ActorStore(handle)
+        self.store = ActorStore(start_store_actor(str(settings.store_path), settings.namespace))
 
     def __repr__(self) -> str:
         return f"<Lab {self._runtime_kind()} at {self._address}, store {self.settings.store_path}>"
@@ -176,7 +177,9 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
     resolved = load_settings(ray_address=os.environ.get(RAY_ADDRESS_ENV), **settings)
     _ray.require_token_auth()
     head, address = _find_or_start_ray(resolved, start)
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        _check_same_cluster(address)
+    else:
         ray.init(
             address=address,
             namespace=resolved.namespace,
@@ -210,6 +213,15 @@ def _find_or_start_ray(settings: Settings, start: bool) -> tuple[_ray.LocalHead 
                 )
             head = _ray.start_head(settings)
     return head, head.address
+
+
+def _check_same_cluster(address: str) -> None:
+    attached = ray.get_runtime_context().gcs_address
+    if attached.rsplit(":", 1)[-1] != address.rsplit(":", 1)[-1]:
+        raise LabConnectionError(
+            f"This process is attached to the Ray cluster at {attached}, not to the lab's "
+            f"at {address}. Call ray.shutdown() (or lab.disconnect()) first."
+        )
 
 
 def _start_serve(settings: Settings) -> None:
