@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +14,6 @@ from mlops_lab import _ray
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
 from mlops_lab.store._store import Params
-
-RAY_ADDRESS_ENV = "MLOPS_LAB_RAY_ADDRESS"
-
 
 _current: Lab | None = None
 
@@ -174,7 +170,7 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
         >>> lab = mlops_lab.connect()
         >>> print(lab.status())
     """
-    resolved = load_settings(ray_address=os.environ.get(RAY_ADDRESS_ENV), **settings)
+    resolved = load_settings(**settings)
     _ray.require_token_auth()
     head, address = _find_or_start_ray(resolved, start)
     if ray.is_initialized():

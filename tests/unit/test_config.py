@@ -79,3 +79,12 @@ def test_every_setting_has_help_text() -> None:
     docs = describe_settings()
     assert set(docs) == {f for f in Settings.__dataclass_fields__}
     assert all(len(text) > 10 for text in docs.values())
+
+
+def test_cluster_address_comes_from_the_environment(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLOPS_LAB_RAY_ADDRESS names the cluster to attach to; an argument still wins."""
+    monkeypatch.setenv("MLOPS_LAB_RAY_ADDRESS", "head.cluster:6379")
+    assert load_settings(start=project).ray_address == "head.cluster:6379"
+    assert load_settings(start=project, ray_address="other:6379").ray_address == "other:6379"
