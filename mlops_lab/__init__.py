@@ -8,41 +8,68 @@ Example:
 
 from __future__ import annotations
 
-from mlops_lab.config import ConfigError, Settings, describe_settings, load_settings
-from mlops_lab.runtime import Lab, LabConnectionError, LabNotRunningError, LabStatus, connect
-from mlops_lab.store import (
-    QueryError,
-    ReadOnlyError,
-    SchemaError,
-    Store,
-    StoreClient,
-    StoreError,
-    StoreLockedError,
-    StoreUnavailableError,
-)
+from typing import TYPE_CHECKING
+
+from mlops_lab._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mlops_lab.config import ConfigError, Settings, describe_settings, load_settings
+    from mlops_lab.data import DatasetError, Datasets, DatasetVersion
+    from mlops_lab.registry import ModelVersion, Registry, RegistryError, UntrustedArtifactError
+    from mlops_lab.runtime import (
+        Lab,
+        LabConnectionError,
+        LabNotRunningError,
+        LabStatus,
+        connect,
+    )
+    from mlops_lab.store import (
+        QueryError,
+        ReadOnlyError,
+        SchemaError,
+        Store,
+        StoreClient,
+        StoreError,
+        StoreLockedError,
+        StoreUnavailableError,
+    )
+    from mlops_lab.train import Trial, TuneError, TuneRun
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConfigError",
-    "Lab",
-    "LabConnectionError",
-    "LabNotRunningError",
-    "LabStatus",
-    "QueryError",
-    "ReadOnlyError",
-    "SchemaError",
-    "Settings",
-    "Store",
-    "StoreClient",
-    "StoreError",
-    "StoreLockedError",
-    "StoreUnavailableError",
-    "connect",
-    "describe_settings",
-    "load_ipython_extension",
-    "load_settings",
-]
+_EXPORTS = {
+    "ConfigError": "mlops_lab.config",
+    "DatasetError": "mlops_lab.data",
+    "DatasetVersion": "mlops_lab.data",
+    "Datasets": "mlops_lab.data",
+    "Lab": "mlops_lab.runtime",
+    "LabConnectionError": "mlops_lab.runtime",
+    "LabNotRunningError": "mlops_lab.runtime",
+    "LabStatus": "mlops_lab.runtime",
+    "ModelVersion": "mlops_lab.registry",
+    "QueryError": "mlops_lab.store",
+    "ReadOnlyError": "mlops_lab.store",
+    "Registry": "mlops_lab.registry",
+    "RegistryError": "mlops_lab.registry",
+    "SchemaError": "mlops_lab.store",
+    "Settings": "mlops_lab.config",
+    "Store": "mlops_lab.store",
+    "StoreClient": "mlops_lab.store",
+    "StoreError": "mlops_lab.store",
+    "StoreLockedError": "mlops_lab.store",
+    "StoreUnavailableError": "mlops_lab.store",
+    "Trial": "mlops_lab.train",
+    "TuneError": "mlops_lab.train",
+    "TuneRun": "mlops_lab.train",
+    "UntrustedArtifactError": "mlops_lab.registry",
+    "connect": "mlops_lab.runtime",
+    "describe_settings": "mlops_lab.config",
+    "load_settings": "mlops_lab.config",
+}
+
+__all__ = sorted([*_EXPORTS, "load_ipython_extension"])
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 def load_ipython_extension(ipython: object) -> None:

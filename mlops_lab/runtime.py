@@ -9,11 +9,15 @@ from typing import Any
 import pandas as pd
 import ray
 from ray import serve
+from sklearn.base import BaseEstimator
 
 from mlops_lab import _ray
 from mlops_lab.config import Settings, load_settings
+from mlops_lab.data import Datasets
+from mlops_lab.registry import Registry
 from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
 from mlops_lab.store._store import Params
+from mlops_lab.train import TuneRun, run_tune
 
 _current: Lab | None = None
 
@@ -84,6 +88,8 @@ class Lab:
         self._head = head
         self._address = address
         self.store = ActorStore(start_store_actor(str(settings.store_path), settings.namespace))
+        self.datasets = Datasets(self.store)
+        self.registry = Registry(self.store)
 
     def __repr__(self) -> str:
         return f"<Lab {self._runtime_kind()} at {self._address}, store {self.settings.store_path}>"
@@ -103,6 +109,44 @@ class Lab:
             >>> lab.sql("SELECT * FROM requests WHERE endpoint = ?", params=["iris"])
         """
         return self.store.sql(query, params)
+
+    def tune(
+        self, estimator: BaseEstimator, param_space: dict[str, Any], **options: Any
+    ) -> TuneRun:
+        """Search hyper-parameters of a scikit-learn estimator in parallel on Ray Tune.
+
+        Every trial (parameters, per-iteration scores, duration, status, error) is written
+        to the store as it happens, and a live view shows the search in a notebook.
+
+        Args:
+            estimator: An unfitted estimator or Pipeline (parameters as in ``get_params``).
+            param_space: Parameter -> list of values (grid), or a distribution
+                (``ray.tune.loguniform(...)``, ``scipy.stats`` frozen) for random search.
+            **options: ``dataset`` (a registered dataset, or a tuple ``(X, y)``),
+                ``target`` (overrides the dataset's), ``metric`` (a scikit-learn scorer name,
+                default "accuracy"), ``mode`` ("max"), ``search`` ("grid" | "random"),
+                ``num_samples`` (random draws, 10), ``cv`` (folds or splitter, 3),
+                ``scheduler`` ("asha" | None: ASHA stops poor trials early, for estimators
+                with ``partial_fit`` or ``warm_start``), ``max_iter`` (iterations under ASHA,
+                10), ``max_concurrent`` (parallel trials; every CPU by default), ``name``,
+                ``background`` (return at once; the run goes on in a thread), ``progress``
+                (live view, True), ``seed``.
+
+        Returns:
+            The :class:`TuneRun`: ``wait()``, ``stop()``, ``results()``, ``best()``.
+
+        Raises:
+            TuneError: a wrong argument, found before any trial starts.
+
+        Example:
+            >>> run = lab.tune(RandomForestClassifier(), {"max_depth": [3, 5, None]},
+            ...                dataset="iris", metric="accuracy")
+            >>> run.best().params
+        """
+        return run_tune(
+            self.store, self.datasets, self.settings.home.absolute() / "tune", estimator,
+            param_space, **options,
+        )  # fmt: skip
 
     def status(self) -> LabStatus:
         """Report the runtime, the store and the endpoints."""

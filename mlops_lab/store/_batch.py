@@ -76,6 +76,8 @@ def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
             f"Table '{spec.name}' has no column '{unknown[0]}'. "
             f"Its columns are: {', '.join(spec.schema.names)}."
         )
+    if table.num_rows == 0:
+        return spec.schema.empty_table()
     columns = [_conform_column(table, field, spec) for field in spec.schema]
     return pa.Table.from_arrays(columns, schema=spec.schema)
 

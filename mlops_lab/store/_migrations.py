@@ -158,7 +158,17 @@ CREATE TABLE events (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "lifecycle tables", _INITIAL),)
+# A dataset's full data travels with its row (Arrow IPC bytes), so a trainer on any Ray
+# node can load it by name through the store, never through a local file.
+_DATASET_DATA = """
+ALTER TABLE datasets ADD COLUMN data BLOB;
+ALTER TABLE datasets ADD COLUMN description VARCHAR;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "lifecycle tables", _INITIAL),
+    Migration(2, "dataset data", _DATASET_DATA),
+)
 
 # Rows of these tables describe things whose state changes (a trial finishes, an alias
 # moves), so a write with a known key replaces the row. Every other table is an

@@ -1,0 +1,92 @@
+"""Show a search live: ipywidgets in a notebook, a progress bar in a terminal."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from mlops_lab.train._recorder import TrialRecorder
+from mlops_lab.train._render import render_html, summary
+from mlops_lab.train._run import TuneRun
+
+REFRESH_S = 0.5
+
+
+def attach_progress(run: TuneRun) -> None:
+    """Subscribe the right live view for where this process runs."""
+    if _in_notebook():
+        _NotebookView(run).attach()
+    elif sys.stderr.isatty():
+        _TerminalBar(run).attach()
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class _Throttled:
+    """Redraw at most every REFRESH_S seconds, and always once the search has ended."""
+
+    def __init__(self, run: TuneRun) -> None:
+        self.run = run
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def attach(self) -> None:
+        self.show()
+        self.run.recorder.subscribe(self._maybe_draw)
+
+    def _maybe_draw(self, recorder: TrialRecorder) -> None:
+        ended = all(t.status != "pending" and t.status != "running" for t in recorder.trials)
+        with self._lock:
+            if ended or time.monotonic() - self._last >= REFRESH_S:
+                self._last = time.monotonic()
+                self.draw(recorder)
+
+    def show(self) -> None:
+        raise NotImplementedError
+
+    def draw(self, recorder: TrialRecorder) -> None:
+        raise NotImplementedError
+
+
+class _NotebookView(_Throttled):
+    """A header with a Stop button over the trials table and chart, updated in place."""
+
+    def show(self) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        metric = self.run.request.metric
+        self.body = widgets.HTML(render_html(self.run.recorder, metric))
+        stop = widgets.Button(description="Stop search", button_style="warning", icon="stop")
+        stop.on_click(lambda _: self.run.stop())
+        self.box = widgets.VBox([stop, self.body])
+        self.handle: Any = display(self.box, display_id=True)
+
+    def draw(self, recorder: TrialRecorder) -> None:
+        self.body.value = render_html(recorder, self.run.request.metric)
+
+
+class _TerminalBar(_Throttled):
+    """One line on stderr: a bar, the trials ended, the best score."""
+
+    def show(self) -> None:
+        self.draw(self.run.recorder)
+
+    def draw(self, recorder: TrialRecorder) -> None:
+        trials = recorder.trials
+        ended = sum(t.status not in ("pending", "running") for t in trials)
+        filled = int(30 * ended / max(len(trials), 1))
+        line = (
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {summary(recorder, self.run.request.metric)}"
+        )
+        sys.stderr.write(line + ("\n" if ended == len(trials) else ""))
+        sys.stderr.flush()

@@ -1,0 +1,110 @@
+"""Check a tuning request whole, before any trial starts."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.metrics import get_scorer_names
+
+from mlops_lab.train._fit import is_iterative
+from mlops_lab.train._space import TuneError, check_space, expand
+
+SEARCHES = ("grid", "random")
+SCHEDULERS = ("asha", None)
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """A validated request: the estimator, its configurations and the data."""
+
+    estimator: BaseEstimator
+    configs: list[dict[str, Any]]
+    X: Any
+    y: Any
+    dataset: str | None
+    metric: str
+    mode: str
+    search: str
+    scheduler: str | None
+    cv: Any
+    max_concurrent: int
+    max_iter: int | None
+    name: str
+
+
+def build_request(
+    estimator: Any, param_space: Any, data: tuple[Any, Any], *, dataset: str | None,
+    metric: str, mode: str, search: str, num_samples: int, cv: Any, scheduler: str | None,
+    max_concurrent: int, max_iter: int, name: str | None, seed: int,
+) -> TuneRequest:  # fmt: skip
+    """Validate every argument of ``tune()``; raise :class:`TuneError` on the first wrong one."""
+    if not isinstance(estimator, BaseEstimator):
+        raise TuneError(
+            "The 'estimator' parameter of tune() must be a scikit-learn estimator or "
+            f"Pipeline. Got {type(estimator).__name__} instead."
+        )
+    _one_of("metric", metric, sorted(get_scorer_names()))
+    _one_of("mode", mode, ["max", "min"])
+    _one_of("search", search, list(SEARCHES))
+    _one_of("scheduler", scheduler, list(SCHEDULERS))
+    for label, value in (
+        ("num_samples", num_samples), ("max_concurrent", max_concurrent), ("max_iter", max_iter)
+    ):  # fmt: skip
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TuneError(
+                f"The '{label}' parameter of tune() must be an integer >= 1. Got {value!r} instead."
+            )
+    if isinstance(cv, int) and cv < 2:
+        raise TuneError(f"The 'cv' parameter of tune() must be at least 2. Got {cv!r} instead.")
+    if scheduler == "asha" and not is_iterative(estimator):
+        raise TuneError(
+            f"scheduler='asha' stops trials early, which needs an estimator that trains in "
+            f"steps (partial_fit, or warm_start with n_estimators); {type(estimator).__name__} "
+            "does not. Use scheduler=None."
+        )
+    check_space(estimator, param_space, search)
+    X, y = data
+    if len(X) < 2 or len(X) != len(y):
+        raise TuneError(
+            "The data must have at least 2 rows and as many targets as rows; "
+            f"got {len(X)} rows and {len(y)} targets."
+        )
+    return TuneRequest(
+        estimator=estimator,
+        configs=expand(param_space, search, num_samples, seed),
+        X=X, y=y, dataset=dataset, metric=metric, mode=mode, search=search,
+        scheduler=scheduler, cv=cv, max_concurrent=max_concurrent,
+        max_iter=max_iter if scheduler == "asha" else None,
+        name=name or type(estimator).__name__,
+    )  # fmt: skip
+
+
+def split_target(frame: pd.DataFrame, target: str | None, source: str) -> tuple[Any, Any]:
+    """Split a frame into features and target, naming the columns when the target is absent."""
+    if target is None:
+        raise TuneError(
+            f"{source} has no target column. Register the dataset with target=..., or pass "
+            "target='column' to tune()."
+        )
+    if target not in frame.columns:
+        raise TuneError(
+            f"The target column '{target}' is not in {source}. "
+            f"Its columns are: {', '.join(map(str, frame.columns))}."
+        )
+    return frame.drop(columns=[target]), frame[target]
+
+
+def _one_of(label: str, value: Any, allowed: list[Any]) -> None:
+    if value in allowed:
+        return
+    shown = [a for a in allowed if isinstance(a, str)]
+    close = difflib.get_close_matches(str(value), shown, n=3)
+    listing = close if close and len(allowed) > 10 else allowed
+    raise TuneError(
+        f"The '{label}' parameter of tune() must be one of {listing!r}"
+        f"{' (closest matches)' if listing is close else ''}. Got {value!r} instead."
+    )

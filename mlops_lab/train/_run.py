@@ -1,0 +1,237 @@
+"""Run a validated search on Ray Tune, in the foreground or in the background."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ray import tune
+
+from mlops_lab.store import StoreClient
+from mlops_lab.train._fit import make_splits
+from mlops_lab.train._recorder import TrialRecorder, TrialState, utcnow
+from mlops_lab.train._render import render_html, render_text
+from mlops_lab.train._request import TuneRequest
+from mlops_lab.train._trainable import run_pack
+from mlops_lab.train._trial import Trial
+
+# Every trial is recorded in the store; Tune's own per-trial log files and console tables
+# would only repeat it (and its loggers cost time per result). An explicit choice in the
+# environment is respected.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Without its loggers Tune warns at the end that it found no result files to read back.
+logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+
+# Packs per concurrent slot when no scheduler needs one trial per configuration: more packs
+# balance uneven fits better, fewer pay Tune's per-trial cost less often.
+PACKS_PER_SLOT = 2
+
+
+class _Unsaved:
+    """A hook of a live run, saved empty when Tune pickles its state.
+
+    Tune pickles callbacks and stoppers to allow restoring a run; these belong to the live
+    run (threads, locks, the store client), so nothing of them is saved.
+    """
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+
+class _StopFlag(_Unsaved, tune.Stopper):
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.event.is_set()
+
+
+class _Relay(_Unsaved, tune.Callback):
+    """Pass Tune's events on the driver to the recorder."""
+
+    def __init__(self, recorder: TrialRecorder) -> None:
+        self.recorder = recorder
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:  # fmt: skip  # noqa: E501
+        self.recorder.on_result(result)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.recorder.on_pack_ended(trial.config["pack"])
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = trial.get_error() if hasattr(trial, "get_error") else None
+        self.recorder.on_pack_ended(trial.config["pack"], error=str(error or "trial failed"))
+
+
+class TuneRun:
+    """A search on Ray Tune: wait for it, stop it, read its trials.
+
+    Returned by ``lab.tune(...)``; with ``background=True`` it runs in a thread so the
+    notebook stays responsive.
+    """
+
+    def __init__(self, request: TuneRequest, store: StoreClient, storage: Path) -> None:
+        self.request = request
+        self.experiment_id = f"{request.name}-{uuid.uuid4().hex[:8]}"
+        self._store = store
+        self._storage = storage
+        self._stopper = _StopFlag()
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._started_at = utcnow()
+        self.recorder = TrialRecorder(store, self.experiment_id, request.configs, request.mode)
+
+    def start(self, background: bool) -> TuneRun:
+        """Record the experiment and its pending trials, then run the search."""
+        self._record_experiment("running")
+        self.recorder.start()
+        if background:
+            threading.Thread(target=self._run, daemon=True, name=self.experiment_id).start()
+        else:
+            self._run()
+            self._raise_if_failed()
+        return self
+
+    @property
+    def done(self) -> bool:
+        """Whether the search has ended (completed, stopped or failed)."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> pd.DataFrame:
+        """Block until the search ends; return its trials (best first)."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"The search {self.experiment_id} is still running.")
+        self._raise_if_failed()
+        return self.results()
+
+    def stop(self) -> None:
+        """Ask the search to stop; running trials end at their next report."""
+        self._stopper.event.set()
+
+    def results(self) -> pd.DataFrame:
+        """Every trial: parameters, score, iterations, status, duration and error, best first."""
+        with self.recorder._lock:
+            rows = [t.row(self.experiment_id) for t in self.recorder.trials]
+        frame = pd.DataFrame(rows).drop(columns=["experiment_id"])
+        ascending = self.request.mode == "min"
+        return frame.sort_values("metric", ascending=ascending, na_position="last").reset_index(
+            drop=True
+        )
+
+    def best(self) -> Trial:
+        """The best trial so far; register it with ``lab.registry.register(name, trial)``."""
+        best = self.recorder.best()
+        if best is None:
+            raise ValueError(f"No trial of {self.experiment_id} has a score yet.")
+        return self._trial(best)
+
+    def trials(self) -> list[Trial]:
+        """Every trial, in the order of the configurations."""
+        return [self._trial(state) for state in self.recorder.trials]
+
+    def _trial(self, state: TrialState) -> Trial:
+        return Trial(state.trial_id, state.params, state.metric, state.status, self.request)
+
+    def __repr__(self) -> str:
+        return render_text(self.recorder, self.request.metric)
+
+    def _repr_html_(self) -> str:
+        return render_html(self.recorder, self.request.metric)
+
+    def _run(self) -> None:
+        status = "completed"
+        try:
+            self._tuner().fit()
+            if self._stopper.event.is_set():
+                status = "stopped"
+        except BaseException as exc:
+            self._error, status = exc, "failed"
+        finally:
+            self.recorder.close()
+            self._record_experiment(status)
+            self._done.set()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _tuner(self) -> tune.Tuner:
+        request = self.request
+        packs = _packs(len(request.configs), request.max_concurrent, request.scheduler)
+        trainable = tune.with_parameters(
+            run_pack,
+            data=(request.X, request.y),
+            estimator=request.estimator,
+            configs=request.configs,
+            splits=make_splits(request.estimator, request.X, request.y, request.cv),
+            metric=request.metric,
+            max_iter=request.max_iter,
+            # A failed configuration still reports a (finite) score: ASHA needs one per result.
+            worst=-sys.float_info.max if request.mode == "max" else sys.float_info.max,
+        )
+        scheduler = None
+        if request.scheduler == "asha":
+            scheduler = tune.schedulers.ASHAScheduler(
+                time_attr="training_iteration", max_t=request.max_iter or 1, grace_period=1,
+                reduction_factor=3,
+            )  # fmt: skip
+        return tune.Tuner(
+            trainable,
+            param_space={"pack": tune.grid_search(packs)},
+            tune_config=tune.TuneConfig(
+                metric="score" if scheduler else None,
+                mode=request.mode if scheduler else None,
+                scheduler=scheduler,
+                max_concurrent_trials=request.max_concurrent,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=self.experiment_id,
+                storage_path=str(self._storage),
+                stop=self._stopper,
+                callbacks=[_Relay(self.recorder)],
+                verbose=0,
+            ),
+        )
+
+    def _record_experiment(self, status: str) -> None:
+        request = self.request
+        name, _, version = (request.dataset or "").partition("@")
+        row = {
+            "experiment_id": self.experiment_id,
+            "name": request.name,
+            "created_at": self._started_at,
+            "dataset_name": name or None,
+            "dataset_version": version or None,
+            "estimator": repr(request.estimator),
+            "metric": request.metric,
+            "mode": request.mode,
+            "search": request.search,
+            "config": {
+                "configs": len(request.configs),
+                "cv": repr(request.cv),
+                "scheduler": request.scheduler,
+                "max_iter": request.max_iter,
+                "max_concurrent": request.max_concurrent,
+            },
+            "status": status,
+            "finished_at": None if status == "running" else utcnow(),
+        }
+        self._store.append("experiments", [row])
+
+
+def _packs(n_configs: int, slots: int, scheduler: str | None) -> list[list[int]]:
+    if scheduler is not None:
+        return [[index] for index in range(n_configs)]
+    count = min(n_configs, slots * PACKS_PER_SLOT)
+    return [list(range(start, n_configs, count)) for start in range(count)]
