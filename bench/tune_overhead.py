@@ -91,8 +91,8 @@ def _measure(lab: mlops_lab.Lab, forest: RandomForestClassifier, X, y, gridsearc
         "asha_to_best_ratio": round(asha_s / full_s, 3),
         "asha_wall_s": round(asha_s, 2),
         "full_wall_s": round(full_s, 2),
-        "asha_best": round(asha.best().metric or 0.0, 4),
-        "full_best": round(full.best().metric or 0.0, 4),
+        "asha_best": round(asha.best().score or 0.0, 4),
+        "full_best": round(full.best().score or 0.0, 4),
         "asha_configs": len(full.results()),
     }
 

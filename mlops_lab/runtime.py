@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,25 @@ class Lab:
             self.store, self.datasets, self.settings.home.absolute() / "tune", estimator,
             param_space, **options,
         )  # fmt: skip
+
+    def lineage(self, model: str) -> dict[str, Any]:
+        """Where a model version came from: trial -> dataset version -> parents and prep.
+
+        Example:
+            >>> lab.lineage("churn@champion")["trial"]["params"]
+        """
+        described = self.registry.lineage(model)
+        trial = None
+        if described["trial_id"]:
+            rows = self.store.query(
+                "SELECT t.trial_id, t.experiment_id, t.params, t.metric AS score, e.metric, "
+                "e.name AS experiment FROM trials t JOIN experiments e USING (experiment_id) "
+                "WHERE t.trial_id = ?",
+                [described["trial_id"]],
+            ).to_pylist()
+            trial = {**rows[0], "params": json.loads(rows[0]["params"])} if rows else None
+        dataset = self.datasets.lineage(described["dataset"]) if described["dataset"] else None
+        return {"model": described["model"], "trial": trial, "dataset": dataset}
 
     def status(self) -> LabStatus:
         """Report the runtime, the store and the endpoints."""

@@ -44,16 +44,45 @@ def test_sql_line_and_cell_return_dataframes(shell: InteractiveShell) -> None:
         ("status now", "takes no arguments"),
         ("deploy iris", "invalid choice: 'deploy'"),
         ("", "the following arguments are required"),
+        ("datasets all", "takes no arguments"),
+        ("models a b", "at most a model name"),
+        ("tune forest", "the following arguments are required: --dataset"),
+        ("tune missing_variable --dataset d --space '{}'", "no variable 'missing_variable'"),
+        ("tune forest --dataset d", "needs a parameter space"),
+        ("tune forest --dataset d --space '{1:'", "does not evaluate"),
+        ("tune forest --dataset no-such --space '{\"max_depth\": [2]}'", "no-such"),
     ],
 )
 def test_mistakes_raise_usage_errors(shell: InteractiveShell, line: str, message: str) -> None:
     """User mistakes raise UsageError (shown without a traceback) saying what was wrong."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    shell.user_ns["forest"] = RandomForestClassifier()
     with pytest.raises(UsageError, match=message):
         shell.run_line_magic("mlops", line)
+
+
+def test_datasets_models_and_tune_are_one_api_call_each(shell: InteractiveShell, lab: Lab) -> None:
+    """%mlops datasets / models return the API's frames; %%mlops tune runs a search."""
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(y=y)
+    version = lab.datasets.register("magic-data", frame, target="y")
+    shell.user_ns["tree"] = DecisionTreeClassifier(random_state=0)
+    run = shell.run_cell_magic(
+        "mlops", f"tune tree --dataset {version.ref}", '{"max_depth": [1, 3]}'
+    )
+    assert len(run.results()) == 2 and set(run.results().status) == {"completed"}
+    datasets = shell.run_line_magic("mlops", "datasets")
+    assert version.ref in set(datasets.name + "@" + datasets.version)
+    lab.registry.register("magic-tree", run.best(), trusted=["sklearn.tree._tree.Tree"])
+    assert shell.run_line_magic("mlops", "models magic-tree").shape[0] == 1
 
 
 def test_help_shows_usage(shell: InteractiveShell) -> None:
     """%mlops? shows the subcommands and an example."""
     doc = shell.find_line_magic("mlops").__doc__
     assert "%mlops status" in doc and "%mlops sql SELECT" in doc
-    assert "%mlops {status,sql}" in doc
+    assert "%mlops {status,sql,datasets,models,tune}" in doc

@@ -1,0 +1,157 @@
+"""Tuning on real Ray Tune: trials recorded as they happen, ASHA, failures, stop, registry."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import SGDClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlops_lab import Lab, TuneError
+
+TREES = ["sklearn.tree._tree.Tree"]
+
+
+@pytest.fixture(scope="module")
+def dataset(lab: Lab) -> str:
+    X, y = make_classification(n_samples=400, n_features=8, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(label=y)
+    raw = lab.datasets.register("tune-raw", frame, target="label")
+    clipped = lab.datasets.derive("tune-clipped", raw.ref, _clip)
+    return clipped.ref
+
+
+def _clip(frame: pd.DataFrame) -> pd.DataFrame:
+    features = frame.columns.drop("label")
+    return frame.assign(**{c: frame[c].clip(-3, 3) for c in features})
+
+
+def _trials(lab: Lab, experiment_id: str) -> pd.DataFrame:
+    return lab.sql("SELECT * FROM trials WHERE experiment_id = ?", [experiment_id])
+
+
+def test_a_grid_completes_with_every_trial_in_the_store(lab: Lab, dataset: str) -> None:
+    """A grid of 8 configurations runs to the end; each trial's params, score, duration and
+    status are in the store, and so is the experiment."""
+    space = {"max_depth": [2, 4, 6, None], "min_samples_leaf": [1, 5]}
+    run = lab.tune(RandomForestClassifier(n_estimators=10, random_state=0), space,
+                   dataset=dataset, progress=False)  # fmt: skip
+    trials = _trials(lab, run.experiment_id)
+    assert len(trials) == 8
+    assert set(trials.status) == {"completed"}
+    assert trials.metric.between(0.5, 1.0).all() and (trials.duration_s > 0).all()
+    assert sorted(json.loads(p)["max_depth"] or 0 for p in trials.params) == [
+        0,
+        0,
+        2,
+        2,
+        4,
+        4,
+        6,
+        6,
+    ]
+    experiment = lab.sql("SELECT * FROM experiments WHERE experiment_id = ?", [run.experiment_id])
+    assert experiment.status[0] == "completed"
+    assert experiment.dataset_name[0] + "@" + experiment.dataset_version[0] == dataset
+
+
+def test_asha_stops_poor_trials_early(lab: Lab, dataset: str) -> None:
+    """Under ASHA some trials end with fewer iterations than the maximum; every iteration of
+    every trial is in trial_results."""
+    space = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]}
+    pipeline = make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
+    run = lab.tune(pipeline, {f"sgdclassifier__{k}": v for k, v in space.items()},
+                   dataset=dataset, scheduler="asha", max_iter=9, progress=False)  # fmt: skip
+    trials = _trials(lab, run.experiment_id)
+    assert trials.iterations.max() == 9
+    assert (trials.iterations < 9).any()
+    assert set(trials[trials.iterations < 9].status) == {"stopped"}
+    results = lab.sql(
+        "SELECT trial_id, count(*) AS n FROM trial_results WHERE trial_id LIKE ? GROUP BY trial_id",
+        [run.experiment_id + "%"],
+    )
+    assert dict(zip(results.trial_id, results.n, strict=True)) == dict(
+        zip(trials.trial_id, trials.iterations, strict=True)
+    )
+
+
+def test_a_failing_configuration_is_recorded_and_the_rest_finish(lab: Lab, dataset: str) -> None:
+    """A configuration that raises is stored with its error; the others complete."""
+    space = {"criterion": ["gini", "entropy", "no-such-criterion"], "max_depth": [3]}
+    run = lab.tune(RandomForestClassifier(n_estimators=5), space, dataset=dataset, progress=False)
+    trials = _trials(lab, run.experiment_id).set_index("status")
+    assert list(trials.index.sort_values()) == ["completed", "completed", "error"]
+    assert "criterion" in trials.loc["error", "error"]
+
+
+def test_a_background_search_can_be_stopped(lab: Lab, dataset: str) -> None:
+    """background=True returns at once; stop() ends the search early and says so."""
+    space = {"n_estimators": [150, 151, 152, 153, 154, 155, 156, 157], "max_depth": [None]}
+    run = lab.tune(RandomForestClassifier(random_state=0), space, dataset=dataset, cv=5,
+                   background=True, progress=False)  # fmt: skip
+    assert not run.done
+    deadline = time.monotonic() + 300
+    while not any(t.status == "completed" for t in run.recorder.trials):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    run.stop()
+    results = run.wait(timeout=300)
+    assert (results.status != "completed").any()
+    status = lab.sql("SELECT status FROM experiments WHERE experiment_id = ?", [run.experiment_id])
+    assert status.status[0] == "stopped"
+
+
+def test_the_best_trial_registers_loads_back_and_traces_its_lineage(lab: Lab, dataset: str) -> None:
+    """Registering the best trial refits it; the loaded model predicts like the refit, and the
+    lineage goes model -> trial -> dataset version -> parent and prep."""
+    run = lab.tune(RandomForestClassifier(n_estimators=10, random_state=0),
+                   {"max_depth": [2, 5]}, dataset=dataset, progress=False)  # fmt: skip
+    best = run.best()
+    version = lab.registry.register("tuned-forest", best, aliases=["champion"], trusted=TREES)
+    loaded = lab.registry.load("tuned-forest@champion", trusted=TREES)
+    X = lab.datasets.load(dataset).drop(columns=["label"])
+    np.testing.assert_array_equal(loaded.predict(X), best.fit().predict(X))
+    tree = lab.lineage(version.ref)
+    assert tree["trial"]["trial_id"] == best.trial_id
+    assert tree["trial"]["params"] == best.params
+    assert tree["dataset"]["dataset"] == dataset
+    assert tree["dataset"]["parents"][0]["dataset"].startswith("tune-raw@")
+    assert "_clip" in json.dumps(tree["dataset"]["prep"])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"metric": "acuracy"}, "'metric' parameter of tune\\(\\) must be one of"),
+        ({"param_space": {}}, "must be a non-empty dict"),
+        ({"param_space": {"max_dept": [3]}}, "'max_dept' is not a parameter .* 'max_depth'"),
+        ({"target": "churned"}, "target column 'churned' is not in dataset"),
+        ({"dataset": "no-such-data"}, "no-such-data"),
+        (
+            {
+                "estimator": KNeighborsClassifier(),
+                "param_space": {"n_neighbors": [3, 5]},
+                "scheduler": "asha",
+            },
+            "needs an estimator that trains in steps",
+        ),
+    ],
+)
+def test_bad_requests_fail_before_any_trial(
+    lab: Lab, dataset: str, options: dict, message: str
+) -> None:
+    """Each mistake is named before anything runs: no experiment is recorded."""
+    before = lab.store.counts()["experiments"]
+    arguments = {"estimator": RandomForestClassifier(), "param_space": {"max_depth": [3]},
+                 "dataset": dataset, "progress": False, **options}  # fmt: skip
+    with pytest.raises(TuneError if "dataset" not in options else ValueError, match=message):
+        lab.tune(arguments.pop("estimator"), arguments.pop("param_space"), **arguments)
+    assert lab.store.counts()["experiments"] == before
