@@ -36,6 +36,7 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/store_ingest.py --quick
+	$(PY) bench/tune_overhead.py --quick
 
 down: $(STAMP)
 	$(VENV)/bin/mlops-lab down
