@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from _common import scratch_lab
 
-import mlops_lab
 from mlops_lab.demo import request_rows
 from mlops_lab.store._migrations import MIGRATIONS
 
@@ -39,7 +38,7 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as folder:
         raw_s = _raw_insert(Path(folder) / "raw.duckdb", batches)
-        store_s, duplicates = _through_the_lab(Path(folder) / ".mlops_lab", batches)
+    store_s, duplicates = _through_the_lab(batches)
     total = sum(batch.num_rows for batch in batches)
     result = {
         "rows": total,
@@ -69,10 +68,9 @@ def _raw_insert(path: Path, batches: list[pa.Table]) -> float:
     return elapsed
 
 
-def _through_the_lab(home: Path, batches: list[pa.Table]) -> tuple[float, int]:
+def _through_the_lab(batches: list[pa.Table]) -> tuple[float, int]:
     """Append through the lab's store actor; then retry every batch and count duplicates."""
-    lab = mlops_lab.connect(home=home, ray_port=_free_port(3), serve_port=_free_port(1))
-    try:
+    with scratch_lab() as lab:
         start = time.perf_counter()
         for batch in batches:
             lab.store.append("requests", batch)
@@ -80,29 +78,7 @@ def _through_the_lab(home: Path, batches: list[pa.Table]) -> tuple[float, int]:
         for batch in batches:  # a retry of every batch, as after lost acknowledgements
             lab.store.append("requests", batch)
         counts = lab.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS ids FROM requests")
-        duplicates = int(counts.n[0] - counts.ids[0])
-    finally:
-        lab.shutdown()
-    return elapsed, duplicates
-
-
-def _free_port(size: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if all(_bindable(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free ports")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
+    return elapsed, int(counts.n[0] - counts.ids[0])
 
 
 if __name__ == "__main__":

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import tempfile
 import time
-from pathlib import Path
 
+from _common import scratch_lab
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
@@ -56,14 +54,8 @@ def main() -> None:
     GridSearchCV(forest, GRID, cv=3, n_jobs=SLOTS, refit=False).fit(X, y)
     gridsearch_s = time.perf_counter() - start
 
-    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as folder:
-        lab = mlops_lab.connect(
-            home=Path(folder), ray_port=_free_port(3), serve_port=_free_port(1), num_cpus=SLOTS
-        )
-        try:
-            result = _measure(lab, forest, X, y, gridsearch_s)
-        finally:
-            lab.shutdown()
+    with scratch_lab(num_cpus=SLOTS) as lab:
+        result = _measure(lab, forest, X, y, gridsearch_s)
     print(json.dumps(result))
 
 
@@ -95,25 +87,6 @@ def _measure(lab: mlops_lab.Lab, forest: RandomForestClassifier, X, y, gridsearc
         "full_best": round(full.best().score or 0.0, 4),
         "asha_configs": len(full.results()),
     }
-
-
-def _free_port(size: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if all(_bindable(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free ports")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlops_lab._net import free_port_block
 from mlops_lab.store import Store
-from tests.conftest import free_port_block
 
 
 def test_a_lab_on_a_two_node_cluster(tmp_path: Path) -> None:

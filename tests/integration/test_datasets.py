@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,6 @@ from sklearn.preprocessing import StandardScaler
 from mlops_lab.data import DatasetError, Datasets
 from mlops_lab.store import Batch, Store, StoreClient
 from mlops_lab.store._migrations import MIGRATIONS
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "lab.duckdb") as opened:
-        yield opened
 
 
 @pytest.fixture

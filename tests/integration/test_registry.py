@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,12 +25,6 @@ from tests.integration._custom_model import MeanRegressor, double
 IRIS_X, IRIS_Y = load_iris(return_X_y=True, as_frame=True)
 DOUBLE = "tests.integration._custom_model.double"
 MEAN_REGRESSOR = "tests.integration._custom_model.MeanRegressor"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "lab.duckdb") as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -27,12 +27,6 @@ LIFECYCLE_TABLES = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store(tmp_path / "lab.duckdb") as opened:
-        yield opened
-
-
 def test_a_new_store_has_every_lifecycle_table_at_the_latest_version(store: Store) -> None:
     """Opening creates the schema through the migrations and records them."""
     assert set(store.counts()) == LIFECYCLE_TABLES
