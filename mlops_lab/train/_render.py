@@ -71,8 +71,9 @@ def chart(recorder: TrialRecorder) -> str:
     marks = []
     for trial in sorted(trials, key=lambda t: t is best):
         colour = BEST if trial is best else OTHER
-        if longest == 1:
-            x, y = point(trial.index, len(recorder.trials), trial.scores[0]).split(",")
+        if len(trial.scores) == 1:  # one score: a dot (by trial, or at the first iteration)
+            x_index, x_count = (trial.index, len(recorder.trials)) if longest == 1 else (0, longest)
+            x, y = point(x_index, x_count, trial.scores[0]).split(",")
             marks.append(f"<circle cx='{x}' cy='{y}' r='4' fill='{colour}'/>")
         else:
             points = " ".join(point(i, longest, s) for i, s in enumerate(trial.scores))

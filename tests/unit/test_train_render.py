@@ -32,12 +32,14 @@ def test_best_follows_the_mode() -> None:
 
 
 def test_html_highlights_the_best_and_draws_a_line_per_trial() -> None:
-    """The best row is highlighted; the chart has a polyline per multi-iteration trial."""
+    """The best row is highlighted; the chart draws a line per multi-iteration trial and a
+    dot for a trial with one score."""
     rec = recorder()
     page = render_html(rec, "accuracy")
     assert page.count("background:#fde0dd") == 1
     assert "max_depth=4</td><td>0.9500" in page
-    assert chart(rec).count("<polyline") == 3
+    drawing = chart(rec)
+    assert (drawing.count("<polyline"), drawing.count("<circle")) == (2, 1)
 
 
 def test_text_lists_trials_best_first() -> None:
