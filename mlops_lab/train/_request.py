@@ -34,6 +34,7 @@ class TuneRequest:
     max_concurrent: int
     max_iter: int | None
     name: str
+    seed: int
 
 
 def build_request(
@@ -80,6 +81,7 @@ def build_request(
         scheduler=scheduler, cv=cv, max_concurrent=max_concurrent,
         max_iter=max_iter if scheduler == "asha" else None,
         name=name or type(estimator).__name__,
+        seed=seed,
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sys
 import threading
 import uuid
@@ -167,7 +168,9 @@ class TuneRun:
 
     def _tuner(self) -> tune.Tuner:
         request = self.request
-        packs = _packs(len(request.configs), request.max_concurrent, request.scheduler)
+        packs = _packs(
+            len(request.configs), request.max_concurrent, request.scheduler, request.seed
+        )
         trainable = tune.with_parameters(
             run_pack,
             data=(request.X, request.y),
@@ -230,8 +233,11 @@ class TuneRun:
         self._store.append("experiments", [row])
 
 
-def _packs(n_configs: int, slots: int, scheduler: str | None) -> list[list[int]]:
+def _packs(n_configs: int, slots: int, scheduler: str | None, seed: int) -> list[list[int]]:
     if scheduler is not None:
-        return [[index] for index in range(n_configs)]
+        # ASHA judges a trial against those that reached its rung before it: in a grid's
+        # order (often worst to best) nothing would ever be stopped, so the order is shuffled.
+        order = random.Random(seed).sample(range(n_configs), n_configs)
+        return [[index] for index in order]
     count = min(n_configs, slots * PACKS_PER_SLOT)
     return [list(range(start, n_configs, count)) for start in range(count)]
