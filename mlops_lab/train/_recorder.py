@@ -126,6 +126,11 @@ class TrialRecorder:
             self._thread.join()
         self.flush()
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Every trial as a ``trials`` row, read consistently while results arrive."""
+        with self._lock:
+            return [trial.row(self.experiment_id) for trial in self.trials]
+
     def best(self) -> TrialState | None:
         """The trial with the best score so far."""
         scored = [t for t in self.trials if t.metric is not None and math.isfinite(t.metric)]

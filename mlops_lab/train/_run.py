@@ -121,9 +121,7 @@ class TuneRun:
 
     def results(self) -> pd.DataFrame:
         """Every trial: parameters, score, iterations, status, duration and error, best first."""
-        with self.recorder._lock:
-            rows = [t.row(self.experiment_id) for t in self.recorder.trials]
-        frame = pd.DataFrame(rows).drop(columns=["experiment_id"])
+        frame = pd.DataFrame(self.recorder.rows()).drop(columns=["experiment_id"])
         ascending = self.request.mode == "min"
         return frame.sort_values("metric", ascending=ascending, na_position="last").reset_index(
             drop=True
