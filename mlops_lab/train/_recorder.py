@@ -140,13 +140,14 @@ class TrialRecorder:
         return max(scored, key=lambda t: sign * (t.metric or 0.0))
 
     def flush(self) -> None:
-        """Write the changed trials and new results in one store write."""
+        """Write the changed trials and new results in one store write, then notify."""
         with self._lock:
             trials = [self.trials[i].row(self.experiment_id) for i in sorted(self._dirty)]
             results, self._results, self._dirty = self._results, [], set()
+        if not (trials or results):
+            return  # nothing new: no write, and no redraw of the live views
         batches = {"trials": trials, "trial_results": results}
-        if trials or results:
-            self.store.write({name: rows for name, rows in batches.items() if rows})
+        self.store.write({name: rows for name, rows in batches.items() if rows})
         for listener in self._listeners:
             listener(self)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import hypothesis.strategies as st
 import numpy as np
@@ -115,4 +115,3 @@ def test_conform_keeps_every_value(rows: list[tuple[str, int, float | None, list
     assert table.column("status").to_pylist() == [r[1] for r in rows]
     assert table.column("latency_ms").to_pylist() == [r[2] for r in rows]
     assert [json.loads(v) for v in table.column("features").to_pylist()] == [r[3] for r in rows]
-    assert UTC is not None
