@@ -18,7 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 1 not running, 2 bad input)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    overrides = {"home": args.home}
+    # A command's driver exits at once: it has no next search to start workers ahead for.
+    overrides = {"home": args.home, "warm_workers": 0}
     try:
         return int(args.run(args, overrides))
     except LabNotRunningError as exc:

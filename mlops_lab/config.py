@@ -69,6 +69,13 @@ class Settings:
         default="mlops_lab",
         metadata={"doc": "Ray namespace holding the lab's named actors."},
     )
+    warm_workers: int = field(
+        default=2,
+        metadata={
+            "doc": "Trial workers kept started, with the trial code imported, for the next "
+            "search (0 turns this off)."
+        },
+    )
 
     @property
     def store_path(self) -> Path:
@@ -93,6 +100,11 @@ class Settings:
             raise ConfigError(
                 f"The 'num_cpus' setting must be at least 1. Got {self.num_cpus!r} instead; "
                 "leave it unset to use every CPU."
+            )
+        if self.warm_workers < 0:
+            raise ConfigError(
+                f"The 'warm_workers' setting must be 0 or more. Got {self.warm_workers!r} "
+                "instead; 0 turns warm trial workers off."
             )
         if not _is_loopback(self.serve_host) and not self.auth_token:
             raise ConfigError(
@@ -137,7 +149,7 @@ def load_settings(start: Path | None = None, **overrides: Any) -> Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_INTEGERS = ("ray_port", "serve_port", "num_cpus")
+_INTEGERS = ("ray_port", "serve_port", "num_cpus", "warm_workers")
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

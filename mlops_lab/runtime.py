@@ -13,6 +13,7 @@ from ray import serve
 from sklearn.base import BaseEstimator
 
 from mlops_lab import _ray
+from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.registry import Registry
@@ -91,6 +92,8 @@ class Lab:
         self.store = ActorStore(start_store_actor(str(settings.store_path), settings.namespace))
         self.datasets = Datasets(self.store)
         self.registry = Registry(self.store)
+        #: Trial workers started ahead of the next search (see ``warm_workers``).
+        self.warm = WarmPool(settings.warm_workers)
 
     def __repr__(self) -> str:
         return f"<Lab {self._runtime_kind()} at {self._address}, store {self.settings.store_path}>"
@@ -145,8 +148,8 @@ class Lab:
             >>> run.best().params
         """
         return run_tune(
-            self.store, self.datasets, self.settings.home.absolute() / "tune", estimator,
-            param_space, **options,
+            self.store, self.datasets, self.settings.home.absolute() / "tune", self.warm,
+            estimator, param_space, **options,
         )  # fmt: skip
 
     def lineage(self, model: str) -> dict[str, Any]:
@@ -245,9 +248,12 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
             namespace=resolved.namespace,
             log_to_driver=False,
             logging_level=logging.WARNING,
+            # New workers of this job import the trial code as they start (see _warm).
+            runtime_env=job_runtime_env(),
         )
     lab = Lab(resolved, head, address)
     _start_serve(resolved)
+    lab.warm.refill()
     global _current
     _current = lab
     return lab
@@ -288,4 +294,7 @@ def _start_serve(settings: Settings) -> None:
     try:
         ray.get_actor("SERVE_CONTROLLER_ACTOR", namespace="serve")
     except ValueError:
-        serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
+        serve.start(
+            http_options={"host": settings.serve_host, "port": settings.serve_port},
+            controller_options={"runtime_env": cold_runtime_env()},
+        )

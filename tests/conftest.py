@@ -24,10 +24,13 @@ def lab_environment(home: Path) -> dict[str, str]:
 
 
 def run_python(code: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run code in a new Python process with the lab's settings in its environment."""
+    """Run code in a new Python process with the lab's settings in its environment.
+
+    Such a process runs no search: it starts no trial workers ahead unless ``env`` says so.
+    """
     return subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, **env},
+        env={**os.environ, "MLOPS_LAB_WARM_WORKERS": "0", **env},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -16,6 +16,7 @@ import pyarrow as pa
 import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
 
+from mlops_lab._warm import cold_runtime_env
 from mlops_lab.store._batch import Batch, to_arrow
 from mlops_lab.store._errors import StoreError, StoreUnavailableError
 from mlops_lab.store._store import Params, Store, StoreClient
@@ -118,6 +119,7 @@ def start_store_actor(path: str, namespace: str) -> ray.actor.ActorHandle:
         max_restarts=-1,
         max_concurrency=8,
         num_cpus=0,
+        runtime_env=cold_runtime_env(),
         # The DuckDB file lives on the head node's disk; a restart must find it there.
         scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=False),
     )

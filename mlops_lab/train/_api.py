@@ -8,6 +8,7 @@ from typing import Any
 import ray
 from sklearn.base import BaseEstimator
 
+from mlops_lab._warm import WarmPool
 from mlops_lab.data import Datasets, DatasetVersion
 from mlops_lab.store import StoreClient
 from mlops_lab.train._request import build_request, split_target
@@ -16,7 +17,7 @@ from mlops_lab.train._space import TuneError
 
 
 def run_tune(
-    store: StoreClient, datasets: Datasets, storage: Path, estimator: BaseEstimator,
+    store: StoreClient, datasets: Datasets, storage: Path, warm: WarmPool, estimator: BaseEstimator,
     param_space: dict[str, Any], *, dataset: Any, target: str | None = None,
     metric: str = "accuracy", mode: str = "max", search: str = "grid", num_samples: int = 10,
     cv: Any = 3, scheduler: str | None = None, max_concurrent: int | None = None,
@@ -31,7 +32,7 @@ def run_tune(
         num_samples=num_samples, cv=cv, scheduler=scheduler, max_concurrent=slots,
         max_iter=max_iter, name=name, seed=seed,
     )  # fmt: skip
-    run = TuneRun(request, store, storage)
+    run = TuneRun(request, store, storage, warm)
     if progress:
         from mlops_lab.train._progress import attach_progress
 

@@ -1,4 +1,4 @@
-"""Fit and score one configuration by cross-validation, at once or iteration by iteration.
+"""Fit and score a configuration by cross-validation, a fold at a time or iteration by iteration.
 
 Pure scikit-learn: no Ray here, so the same code runs in a Tune trial, a test or a notebook.
 """
@@ -23,18 +23,14 @@ def make_splits(estimator: BaseEstimator, X: Any, y: Any, cv: Any) -> list[Split
     return [(train, test) for train, test in splitter.split(X, y)]
 
 
-def cross_validate(
-    estimator: BaseEstimator, params: dict[str, Any], X: Any, y: Any, splits: Sequence[Split],
-    metric: str,
-) -> float:  # fmt: skip
-    """Mean score of ``estimator`` with ``params`` over the splits."""
-    scorer = get_scorer(metric)
-    scores = []
-    for train, test in splits:
-        model = clone(estimator).set_params(**params)
-        model.fit(_take(X, train), _take(y, train))
-        scores.append(scorer(model, _take(X, test), _take(y, test)))
-    return float(np.mean(scores))
+def fit_and_score(
+    estimator: BaseEstimator, params: dict[str, Any], X: Any, y: Any, split: Split, metric: str
+) -> float:
+    """Score of ``estimator`` with ``params`` fitted on one split's train part."""
+    train, test = split
+    model = clone(estimator).set_params(**params)
+    model.fit(_take(X, train), _take(y, train))
+    return float(get_scorer(metric)(model, _take(X, test), _take(y, test)))
 
 
 def is_iterative(estimator: BaseEstimator) -> bool:

@@ -33,6 +33,8 @@ class TrialState:
     params: dict[str, Any]
     status: str = "pending"
     scores: list[float] = field(default_factory=list)
+    folds: dict[int, float] = field(default_factory=dict)  # scored one fold at a time
+    workers: set[str] = field(default_factory=set)  # "node_ip:pid" of the processes it ran in
     duration_s: float = 0.0
     error: str | None = None
     started_at: datetime | None = None
@@ -74,6 +76,7 @@ class TrialRecorder:
         ]
         self._lock = threading.Lock()
         self._dirty: set[int] = set(range(len(configs)))
+        self._failure: str | None = None  # of a trial that shared its configurations
         self._results: list[dict[str, Any]] = []
         self._listeners: list[Callable[[TrialRecorder], None]] = []
         self._flush_every = flush_every
@@ -90,26 +93,50 @@ class TrialRecorder:
         self._listeners.append(listener)
 
     def on_result(self, result: dict[str, Any]) -> None:
-        """Take one reported result: an iteration of a configuration, or its failure."""
+        """Take one reported result: a fold or an iteration of a configuration, or its failure."""
         with self._lock:
             trial = self.trials[int(result["config_index"])]
+            if trial.status in TERMINAL:
+                return  # a late fold of a configuration that already failed
             trial.started_at = trial.started_at or utcnow()
             trial.status = "running"
             trial.duration_s += float(result.get("duration_s", 0.0))
+            if result.get("node_ip") is not None:
+                trial.workers.add(f"{result['node_ip']}:{result.get('pid')}")
             if result.get("config_error"):
                 trial.status, trial.error = "error", str(result["config_error"])
+                trial.finished_at = utcnow()
+            elif result.get("fold") is not None:
+                trial.folds[int(result["fold"])] = float(result["score"])
+                if len(trial.folds) == int(result["folds"]):
+                    scores = [trial.folds[fold] for fold in sorted(trial.folds)]
+                    self._finish(trial, sum(scores) / len(scores), fold_scores=scores)
             else:
                 trial.scores.append(float(result["score"]))
-                self._results.append(self._result_row(trial, result))
-            if result.get("config_done"):
-                trial.status = "error" if trial.error else "completed"
-                trial.finished_at = utcnow()
+                self._results.append(self._result_row(trial))
+                if result.get("config_done"):
+                    trial.status, trial.finished_at = "completed", utcnow()
             self._dirty.add(trial.index)
 
-    def on_pack_ended(self, indices: list[int], error: str | None = None) -> None:
-        """A Tune trial ended: its configurations not yet finished were stopped (or failed)."""
+    def _finish(self, trial: TrialState, score: float, **metrics: Any) -> None:
+        trial.scores.append(score)
+        self._results.append(self._result_row(trial, **metrics))
+        trial.status, trial.finished_at = "completed", utcnow()
+
+    def on_tune_trial_ended(self, own: list[int], error: str | None = None) -> None:
+        """A Tune trial ended.
+
+        Args:
+            own: The configurations that were this trial's alone (an ASHA trial's one); those
+                not finished were stopped, or failed with the trial. Empty when the trial
+                shared its configurations with others.
+            error: Why the trial failed, if it did. A failed trial that shared its
+                configurations fails those left unfinished when the search ends.
+        """
         with self._lock:
-            for index in indices:
+            if error and not own:
+                self._failure = error
+            for index in own:
                 trial = self.trials[index]
                 if trial.status in TERMINAL:
                     continue
@@ -119,8 +146,23 @@ class TrialRecorder:
                 self._dirty.add(index)
 
     def close(self) -> None:
-        """Cancel what never ran, stop the flusher and write everything left."""
-        self.on_pack_ended([t.index for t in self.trials if t.status == "pending"])
+        """End what did not finish, stop the flusher and write everything left.
+
+        A configuration that never started was cancelled; one that started and did not finish
+        was stopped (or failed, when a trial running it failed).
+        """
+        with self._lock:
+            for trial in self.trials:
+                if trial.status in TERMINAL:
+                    continue
+                if trial.status == "pending":
+                    trial.status = "cancelled"
+                elif self._failure:
+                    trial.status, trial.error = "error", self._failure
+                else:
+                    trial.status = "stopped"
+                trial.finished_at = utcnow()
+                self._dirty.add(trial.index)
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -156,10 +198,15 @@ class TrialRecorder:
             self.flush()
 
     @staticmethod
-    def _result_row(trial: TrialState, result: dict[str, Any]) -> dict[str, Any]:
+    def _result_row(trial: TrialState, **metrics: Any) -> dict[str, Any]:
         return {
             "trial_id": trial.trial_id,
             "iteration": len(trial.scores),
             "time": utcnow(),
-            "metrics": {"score": float(result["score"]), "duration_s": result.get("duration_s")},
+            "metrics": {
+                "score": trial.scores[-1],
+                "duration_s": trial.duration_s,
+                "workers": sorted(trial.workers),  # where it ran, as "node_ip:pid"
+                **metrics,
+            },
         }

@@ -14,12 +14,13 @@ from typing import Any
 import pandas as pd
 from ray import tune
 
+from mlops_lab._warm import WarmPool
 from mlops_lab.store import StoreClient
 from mlops_lab.train._fit import make_splits
 from mlops_lab.train._recorder import TrialRecorder, TrialState, utcnow
 from mlops_lab.train._render import render_html, render_text
 from mlops_lab.train._request import TuneRequest
-from mlops_lab.train._trainable import run_pack
+from mlops_lab.train._trainable import forget_claims, run_pack
 from mlops_lab.train._trial import Trial
 
 # Every trial is recorded in the store; Tune's own per-trial log files and console tables
@@ -29,10 +30,6 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Without its loggers Tune warns at the end that it found no result files to read back.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-
-# Packs per concurrent slot when no scheduler needs one trial per configuration: more packs
-# balance uneven fits better, fewer pay Tune's per-trial cost less often.
-PACKS_PER_SLOT = 2
 
 
 class _Unsaved:
@@ -67,11 +64,16 @@ class _Relay(_Unsaved, tune.Callback):
         self.recorder.on_result(result)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.recorder.on_pack_ended(trial.config["pack"])
+        self.recorder.on_tune_trial_ended(_own(trial))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = trial.get_error() if hasattr(trial, "get_error") else None
-        self.recorder.on_pack_ended(trial.config["pack"], error=str(error or "trial failed"))
+        self.recorder.on_tune_trial_ended(_own(trial), error=str(error or "trial failed"))
+
+
+def _own(trial: Any) -> list[int]:
+    """The configurations that were this Tune trial's alone (none when the pack is shared)."""
+    return [] if trial.config.get("claims") else list(trial.config["pack"])
 
 
 class TuneRun:
@@ -81,8 +83,11 @@ class TuneRun:
     notebook stays responsive.
     """
 
-    def __init__(self, request: TuneRequest, store: StoreClient, storage: Path) -> None:
+    def __init__(
+        self, request: TuneRequest, store: StoreClient, storage: Path, warm: WarmPool | None = None
+    ) -> None:
         self.request = request
+        self._warm = warm
         self.experiment_id = f"{request.name}-{uuid.uuid4().hex[:8]}"
         self._store = store
         self._storage = storage
@@ -91,6 +96,7 @@ class TuneRun:
         self._error: BaseException | None = None
         self._started_at = utcnow()
         self.recorder = TrialRecorder(store, self.experiment_id, request.configs, request.mode)
+        self._claims = f"mlops_lab/claims/{self.experiment_id}/"
 
     def start(self, background: bool) -> TuneRun:
         """Record the experiment and its pending trials, then run the search."""
@@ -150,14 +156,19 @@ class TuneRun:
     def _run(self) -> None:
         status = "completed"
         try:
+            if self._warm is not None:
+                self._warm.claim()
             self._tuner().fit()
             if self._stopper.event.is_set():
                 status = "stopped"
         except BaseException as exc:
             self._error, status = exc, "failed"
         finally:
+            forget_claims(self._claims)
             self.recorder.close()
             self._record_experiment(status)
+            if self._warm is not None:
+                self._warm.refill()  # for the next search, while this one's results are read
             self._done.set()
 
     def _raise_if_failed(self) -> None:
@@ -166,15 +177,18 @@ class TuneRun:
 
     def _tuner(self) -> tune.Tuner:
         request = self.request
+        splits = make_splits(request.estimator, request.X, request.y, request.cv)
         packs = _packs(
-            len(request.configs), request.max_concurrent, request.scheduler, request.seed
-        )
+            len(request.configs), len(splits), request.max_concurrent, request.scheduler,
+            request.seed,
+        )  # fmt: skip
+        shared = request.scheduler is None
         trainable = tune.with_parameters(
             run_pack,
             data=(request.X, request.y),
             estimator=request.estimator,
             configs=request.configs,
-            splits=make_splits(request.estimator, request.X, request.y, request.cv),
+            splits=splits,
             metric=request.metric,
             max_iter=request.max_iter,
             # A failed configuration still reports a (finite) score: ASHA needs one per result.
@@ -188,7 +202,10 @@ class TuneRun:
             )  # fmt: skip
         return tune.Tuner(
             trainable,
-            param_space={"pack": tune.grid_search(packs)},
+            param_space={
+                "pack": tune.grid_search(packs),
+                "claims": self._claims if shared else None,
+            },
             tune_config=tune.TuneConfig(
                 metric="score" if scheduler else None,
                 mode=request.mode if scheduler else None,
@@ -231,11 +248,14 @@ class TuneRun:
         self._store.append("experiments", [row])
 
 
-def _packs(n_configs: int, slots: int, scheduler: str | None, seed: int) -> list[list[int]]:
+def _packs(
+    n_configs: int, n_folds: int, slots: int, scheduler: str | None, seed: int
+) -> list[list[int]]:
     if scheduler is not None:
         # ASHA judges a trial against those that reached its rung before it: in a grid's
         # order (often worst to best) nothing would ever be stopped, so the order is shuffled.
         order = random.Random(seed).sample(range(n_configs), n_configs)
         return [[index] for index in order]
-    count = min(n_configs, slots * PACKS_PER_SLOT)
-    return [list(range(start, n_configs, count)) for start in range(count)]
+    # One trial per slot (as many as there are folds to score, at most), each offered every
+    # configuration; claims share the folds out.
+    return [list(range(n_configs)) for _ in range(min(n_configs * n_folds, slots))]

@@ -1,9 +1,15 @@
-"""What runs inside a Tune trial: a pack of configurations, scored one after another.
+"""What runs inside a Tune trial: configurations scored one after another.
 
-Very short fits are packed several to a trial, so Tune's fixed cost per trial is paid once
-per pack; with ASHA each trial holds one configuration, which reports every iteration so
-that the scheduler can stop it early. A configuration that raises is reported with its
-error and the pack goes on.
+Without a scheduler there is one Tune trial per parallel slot, and the work is shared out as
+(configuration, fold) units, as GridSearchCV does: each trial takes the next unit that no
+other trial has claimed (a claim is one atomic put in Ray's key-value store). The slots stay
+busy until the last fit however uneven the fits are, a search with fewer configurations than
+slots still uses every slot, and Tune's fixed cost per trial is paid once per slot. The
+driver averages a configuration's folds once they are all in.
+
+With ASHA each trial holds one configuration, which reports every iteration (over all folds)
+so that the scheduler can stop it early. A unit or configuration that raises is reported
+with its error and the trial goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from mlops_lab.train._fit import IterativeTrainer, Split, cross_validate
+from mlops_lab.train._fit import IterativeTrainer, Split, fit_and_score
 
 
 def run_pack(
@@ -22,22 +28,53 @@ def run_pack(
     configs: list[dict[str, Any]], splits: list[Split], metric: str, max_iter: int | None,
     worst: float,
 ) -> None:  # fmt: skip
-    """Score each configuration of ``config["pack"]``, reporting every result to Tune."""
+    """Score the configurations of ``config["pack"]``, reporting every result to Tune.
+
+    With ``config["claims"]`` (a key prefix) the pack is shared with the other trials and
+    scored fold by fold; otherwise each configuration is trained iteratively.
+    """
     from ray import tune
 
     X, y = data
+    claims = config.get("claims")
+    if claims:
+        units = [(index, fold) for index in config["pack"] for fold in range(len(splits))]
+        for index, fold in units:
+            if not _claim(f"{claims}{index}/{fold}"):
+                continue
+            start = time.perf_counter()
+            try:
+                score = fit_and_score(estimator, configs[index], X, y, splits[fold], metric)
+                tune.report(_result(index, 1, score, start, fold=(fold, len(splits))))
+            except Exception as exc:  # a bad configuration must not end the trial
+                error = _describe(exc)
+                tune.report(_result(index, 0, worst, start, fold=(fold, len(splits)), error=error))
+        return
+    assert max_iter is not None, "a trial of its own trains iteratively"
     for index in config["pack"]:
-        params = configs[index]
         start = time.perf_counter()
         try:
-            if max_iter is None:
-                score = cross_validate(estimator, params, X, y, splits, metric)
-                tune.report(_result(index, 1, score, start, done=True))
-            else:
-                _train_iteratively(index, estimator, params, X, y, splits, metric, max_iter)
-        except Exception as exc:  # a bad configuration must not end the pack
-            message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            tune.report(_result(index, 0, worst, start, done=True, error=message))
+            _train_iteratively(index, estimator, configs[index], X, y, splits, metric, max_iter)
+        except Exception as exc:
+            tune.report(_result(index, 0, worst, start, done=True, error=_describe(exc)))
+
+
+def _describe(exc: Exception) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _claim(key: str) -> bool:
+    from ray.experimental import internal_kv
+
+    already = internal_kv._internal_kv_put(key, b"1", overwrite=False)
+    return not already
+
+
+def forget_claims(prefix: str) -> None:
+    """Remove the claims of a search that has ended."""
+    from ray.experimental import internal_kv
+
+    internal_kv._internal_kv_del(prefix, del_by_prefix=True)
 
 
 def _train_iteratively(
@@ -55,13 +92,18 @@ def _train_iteratively(
 
 
 def _result(
-    index: int, iteration: int, score: float, start: float, *, done: bool, error: str = ""
-) -> dict[str, Any]:
+    index: int, iteration: int, score: float, start: float, *, done: bool = False,
+    fold: tuple[int, int] | None = None, error: str = "",
+) -> dict[str, Any]:  # fmt: skip
     return {
         "config_index": index,
         "iteration": iteration,
         "score": score,
         "duration_s": time.perf_counter() - start,
+        # One fold of the configuration (its number, and how many there are), or None when
+        # the result covers every fold.
+        "fold": None if fold is None else fold[0],
+        "folds": None if fold is None else fold[1],
         # Tune reserves "done" (it ends the trial), hence the prefixed names.
         "config_done": done,
         "config_error": error,

@@ -53,7 +53,7 @@ def test_kill_9_of_the_ray_head_keeps_every_acknowledged_row(tmp_path: Path) -> 
     acks = tmp_path / "acks.txt"
     writer = subprocess.Popen(
         [sys.executable, "-m", "tests.integration._writer", str(acks)],
-        env={**os.environ, **env},
+        env={**os.environ, **env, "MLOPS_LAB_WARM_WORKERS": "0"},
         stderr=subprocess.DEVNULL,
     )
     try:

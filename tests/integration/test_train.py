@@ -63,6 +63,49 @@ def test_a_grid_completes_with_every_trial_in_the_store(lab: Lab, dataset: str) 
     assert experiment.dataset_name[0] + "@" + experiment.dataset_version[0] == dataset
 
 
+def test_configurations_are_scored_fold_by_fold(lab: Lab, dataset: str) -> None:
+    """Each configuration's score is the mean of its folds, whichever trials scored them, and
+    matches a plain fit of the same folds."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    space = {"max_depth": [2, 4, 6]}
+    run = lab.tune(RandomForestClassifier(n_estimators=5, random_state=0), space,
+                   dataset=dataset, cv=4, progress=False)  # fmt: skip
+    results = lab.sql(
+        "SELECT t.params, t.metric, r.metrics FROM trial_results r JOIN trials t USING "
+        "(trial_id) WHERE t.experiment_id = ?",
+        [run.experiment_id],
+    )
+    assert len(results) == 3
+    frame = lab.datasets.load(dataset)
+    X, y = frame.drop(columns="label"), frame["label"]
+    for params, metric, metrics in results.itertuples(index=False):
+        folds = json.loads(metrics)["fold_scores"]
+        assert len(folds) == 4 and metric == pytest.approx(np.mean(folds))
+        model = RandomForestClassifier(n_estimators=5, random_state=0, **json.loads(params))
+        plain = cross_val_score(model, X, y, cv=StratifiedKFold(4))
+        assert folds == pytest.approx(list(plain))
+
+
+def test_a_search_runs_in_workers_started_before_it(lab: Lab, dataset: str) -> None:
+    """The lab starts trial workers ahead of a search (with the trial code imported); the
+    search's configurations run in those processes, and the pool is refilled afterwards."""
+    warm = lab.warm.wait()
+    assert len(warm) == lab.settings.warm_workers == 2 and all(w.imported for w in warm)
+    space = {"max_depth": [2, 3, 4, 5]}
+    run = lab.tune(RandomForestClassifier(n_estimators=5, random_state=0), space,
+                   dataset=dataset, max_concurrent=2, progress=False)  # fmt: skip
+    workers = lab.sql(
+        "SELECT r.metrics FROM trial_results r JOIN trials t USING (trial_id) "
+        "WHERE t.experiment_id = ?",
+        [run.experiment_id],
+    ).metrics.map(lambda m: {int(w.rsplit(":", 1)[1]) for w in json.loads(m)["workers"]})
+    ran_in = set().union(*workers)
+    assert ran_in and ran_in <= {w.pid for w in warm}
+    refilled = lab.warm.wait()
+    assert len(refilled) == 2 and not {w.pid for w in refilled} & ran_in
+
+
 def test_asha_stops_poor_trials_early(lab: Lab, dataset: str) -> None:
     """Under ASHA some trials end with fewer iterations than the maximum; every iteration of
     every trial is in trial_results."""

@@ -55,6 +55,7 @@ def test_arguments_beat_environment(project: Path, monkeypatch: pytest.MonkeyPat
     [
         ({"serve_port": 70000}, "'serve_port' setting must be a port number"),
         ({"num_cpus": 0}, "'num_cpus' setting must be at least 1"),
+        ({"warm_workers": -1}, "'warm_workers' setting must be 0 or more"),
         ({"serve_port": "eighty"}, "'serve_port' setting from arguments must be an integer"),
         ({"servе_port": 1}, "is not a setting of mlops-lab"),
         ({"serve_host": "0.0.0.0"}, "requires an 'auth_token'"),
