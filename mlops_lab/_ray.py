@@ -131,26 +131,39 @@ def start_head(settings: Settings) -> LocalHead:
 
 
 def stop_head(head: LocalHead, settings: Settings, grace: float = 5.0) -> None:
-    """Stop every process of the head's group: politely, then by force.
+    """Stop every process of the head's session: politely, then by force.
 
-    The store is closed before this, so a forced stop loses nothing; some Ray daemons
-    take far longer than ``grace`` to honour SIGTERM.
+    The head was started as the leader of a new session, so everything it starts stays in
+    that session, including Ray's workers, which move to process groups of their own. The
+    store is closed before this, so a forced stop loses nothing; some Ray daemons take far
+    longer than ``grace`` to honour SIGTERM.
     """
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pgid, sig)
+        for process in session_processes(head.pgid):
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(sig)
         deadline = time.monotonic() + grace
-        while group_running(head.pgid) and time.monotonic() < deadline:
+        while session_processes(head.pgid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not group_running(head.pgid):
+        if not session_processes(head.pgid):
             break
     settings.runtime_file.unlink(missing_ok=True)
 
 
 def group_running(pgid: int) -> bool:
-    """Whether any live (not zombie) process is in the group; zombies wait for a reaper."""
+    """Whether any live (not zombie) process is in the head's own process group."""
     for process in psutil.process_iter(["status"]):
         with contextlib.suppress(psutil.Error, ProcessLookupError):
             if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
                 return True
     return False
+
+
+def session_processes(sid: int) -> list[psutil.Process]:
+    """The live processes of session ``sid``; zombies only wait for a reaper."""
+    found = []
+    for process in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(process.pid) == sid:
+                found.append(process)
+    return found

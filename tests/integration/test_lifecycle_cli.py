@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlops_lab._ray import group_running
+from mlops_lab._ray import group_running, session_processes
 from mlops_lab.demo import request_rows
 from mlops_lab.store import Store
 from tests.conftest import lab_environment, run_cli
@@ -37,6 +37,7 @@ def test_up_status_sql_down(tmp_path: Path) -> None:
     down = run_cli("down", env=env)
     assert down.returncode == 0, down.stderr[-3000:]
     assert not group_running(head["pgid"])
+    assert not session_processes(head["pgid"]), "a worker outlived the head"
     assert not (tmp_path / ".mlops_lab" / "runtime.json").exists()
 
     assert run_cli("status", env=env).returncode == 1
