@@ -37,6 +37,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/store_ingest.py --quick
 	$(PY) bench/tune_overhead.py --quick
+	$(PY) bench/bandit_regret.py --quick
 
 down: $(STAMP)
 	$(VENV)/bin/mlops-lab down
