@@ -41,6 +41,8 @@ def _tune_parser() -> _Parser:
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--scheduler", choices=("asha",))
     parser.add_argument("--max-iter", type=int, default=10)
+    parser.add_argument("--grace-period", type=int, default=1)
+    parser.add_argument("--reduction-factor", type=float, default=3)
     parser.add_argument("--max-concurrent", type=int)
     parser.add_argument("--target")
     parser.add_argument("--name")
@@ -67,7 +69,8 @@ class MlopsMagics(Magics):
           %mlops models [NAME]       registered model versions with their aliases
           %mlops tune EST --dataset D --space '{"max_depth": [3, 5]}' [--metric M]
                      [--search grid|random] [--num-samples N] [--cv K] [--scheduler asha]
-                     [--max-iter N] [--max-concurrent N] [--background]
+                     [--max-iter N] [--grace-period N] [--reduction-factor F]
+                     [--max-concurrent N] [--background]
           %%mlops tune EST --dataset D    with the parameter space in the cell body
 
         Examples:
@@ -132,7 +135,8 @@ class MlopsMagics(Magics):
         return self._lab().tune(
             namespace[args.estimator], space, dataset=args.dataset, metric=args.metric,
             mode=args.mode, search=args.search, num_samples=args.num_samples, cv=args.cv,
-            scheduler=args.scheduler, max_iter=args.max_iter, max_concurrent=args.max_concurrent,
+            scheduler=args.scheduler, max_iter=args.max_iter, grace_period=args.grace_period,
+            reduction_factor=args.reduction_factor, max_concurrent=args.max_concurrent,
             target=args.target, name=args.name, background=args.background,
         )  # fmt: skip
 

@@ -21,7 +21,8 @@ def run_tune(
     param_space: dict[str, Any], *, dataset: Any, target: str | None = None,
     metric: str = "accuracy", mode: str = "max", search: str = "grid", num_samples: int = 10,
     cv: Any = 3, scheduler: str | None = None, max_concurrent: int | None = None,
-    max_iter: int = 10, name: str | None = None, background: bool = False,
+    max_iter: int = 10, grace_period: int = 1, reduction_factor: float = 3,
+    name: str | None = None, background: bool = False,
     progress: bool = True, seed: int = 0,
 ) -> TuneRun:  # fmt: skip
     """Search ``param_space`` for ``estimator`` on Ray Tune; see :meth:`mlops_lab.Lab.tune`."""
@@ -30,7 +31,8 @@ def run_tune(
     request = build_request(
         estimator, param_space, data, dataset=ref, metric=metric, mode=mode, search=search,
         num_samples=num_samples, cv=cv, scheduler=scheduler, max_concurrent=slots,
-        max_iter=max_iter, name=name, seed=seed,
+        max_iter=max_iter, grace_period=grace_period, reduction_factor=reduction_factor,
+        name=name, seed=seed,
     )  # fmt: skip
     run = TuneRun(request, store, storage, warm)
     if progress:

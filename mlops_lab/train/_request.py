@@ -33,6 +33,8 @@ class TuneRequest:
     cv: Any
     max_concurrent: int
     max_iter: int | None
+    grace_period: int
+    reduction_factor: float
     name: str
     seed: int
 
@@ -40,7 +42,8 @@ class TuneRequest:
 def build_request(
     estimator: Any, param_space: Any, data: tuple[Any, Any], *, dataset: str | None,
     metric: str, mode: str, search: str, num_samples: int, cv: Any, scheduler: str | None,
-    max_concurrent: int, max_iter: int, name: str | None, seed: int,
+    max_concurrent: int, max_iter: int, name: str | None, seed: int, grace_period: int = 1,
+    reduction_factor: float = 3,
 ) -> TuneRequest:  # fmt: skip
     """Validate every argument of ``tune()``; raise :class:`TuneError` on the first wrong one."""
     if not isinstance(estimator, BaseEstimator):
@@ -53,12 +56,27 @@ def build_request(
     _one_of("search", search, list(SEARCHES))
     _one_of("scheduler", scheduler, list(SCHEDULERS))
     for label, value in (
-        ("num_samples", num_samples), ("max_concurrent", max_concurrent), ("max_iter", max_iter)
+        ("num_samples", num_samples), ("max_concurrent", max_concurrent), ("max_iter", max_iter),
+        ("grace_period", grace_period),
     ):  # fmt: skip
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise TuneError(
                 f"The '{label}' parameter of tune() must be an integer >= 1. Got {value!r} instead."
             )
+    if grace_period > max_iter:
+        raise TuneError(
+            f"The 'grace_period' parameter of tune() must be at most max_iter ({max_iter}): "
+            f"ASHA cannot wait longer than a trial runs. Got {grace_period!r} instead."
+        )
+    if (
+        isinstance(reduction_factor, bool)
+        or not isinstance(reduction_factor, int | float)
+        or not (reduction_factor > 1)
+    ):
+        raise TuneError(
+            "The 'reduction_factor' parameter of tune() must be a number above 1 (ASHA keeps "
+            f"one trial in that many at each rung). Got {reduction_factor!r} instead."
+        )
     if isinstance(cv, int) and cv < 2:
         raise TuneError(f"The 'cv' parameter of tune() must be at least 2. Got {cv!r} instead.")
     if scheduler == "asha" and not is_iterative(estimator):
@@ -80,6 +98,7 @@ def build_request(
         X=X, y=y, dataset=dataset, metric=metric, mode=mode, search=search,
         scheduler=scheduler, cv=cv, max_concurrent=max_concurrent,
         max_iter=max_iter if scheduler == "asha" else None,
+        grace_period=grace_period, reduction_factor=reduction_factor,
         name=name or type(estimator).__name__,
         seed=seed,
     )  # fmt: skip

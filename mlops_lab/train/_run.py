@@ -197,8 +197,8 @@ class TuneRun:
         scheduler = None
         if request.scheduler == "asha":
             scheduler = tune.schedulers.ASHAScheduler(
-                time_attr="training_iteration", max_t=request.max_iter or 1, grace_period=1,
-                reduction_factor=3,
+                time_attr="training_iteration", max_t=request.max_iter or 1,
+                grace_period=request.grace_period, reduction_factor=request.reduction_factor,
             )  # fmt: skip
         return tune.Tuner(
             trainable,

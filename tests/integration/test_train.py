@@ -186,6 +186,8 @@ def test_the_best_trial_registers_loads_back_and_traces_its_lineage(lab: Lab, da
             },
             "needs an estimator that trains in steps",
         ),
+        ({"max_iter": 3, "grace_period": 4}, "'grace_period' .* at most max_iter \\(3\\)"),
+        ({"reduction_factor": 1}, "'reduction_factor' .* a number above 1"),
     ],
 )
 def test_bad_requests_fail_before_any_trial(
