@@ -38,6 +38,15 @@ def _trials(lab: Lab, experiment_id: str) -> pd.DataFrame:
     return lab.sql("SELECT * FROM trials WHERE experiment_id = ?", [experiment_id])
 
 
+def _results(lab: Lab, experiment_id: str) -> pd.DataFrame:
+    """Each trial's recorded results: its parameters, final metric and result metrics."""
+    return lab.sql(
+        "SELECT t.params, t.metric, r.metrics FROM trial_results r JOIN trials t USING "
+        "(trial_id) WHERE t.experiment_id = ?",
+        [experiment_id],
+    )
+
+
 def test_a_grid_completes_with_every_trial_in_the_store(lab: Lab, dataset: str) -> None:
     """A grid of 8 configurations runs to the end; each trial's params, score, duration and
     status are in the store, and so is the experiment."""
@@ -71,11 +80,7 @@ def test_configurations_are_scored_fold_by_fold(lab: Lab, dataset: str) -> None:
     space = {"max_depth": [2, 4, 6]}
     run = lab.tune(RandomForestClassifier(n_estimators=5, random_state=0), space,
                    dataset=dataset, cv=4, progress=False)  # fmt: skip
-    results = lab.sql(
-        "SELECT t.params, t.metric, r.metrics FROM trial_results r JOIN trials t USING "
-        "(trial_id) WHERE t.experiment_id = ?",
-        [run.experiment_id],
-    )
+    results = _results(lab, run.experiment_id)
     assert len(results) == 3
     frame = lab.datasets.load(dataset)
     X, y = frame.drop(columns="label"), frame["label"]
@@ -95,11 +100,9 @@ def test_a_search_runs_in_workers_started_before_it(lab: Lab, dataset: str) -> N
     space = {"max_depth": [2, 3, 4, 5]}
     run = lab.tune(RandomForestClassifier(n_estimators=5, random_state=0), space,
                    dataset=dataset, max_concurrent=2, progress=False)  # fmt: skip
-    workers = lab.sql(
-        "SELECT r.metrics FROM trial_results r JOIN trials t USING (trial_id) "
-        "WHERE t.experiment_id = ?",
-        [run.experiment_id],
-    ).metrics.map(lambda m: {int(w.rsplit(":", 1)[1]) for w in json.loads(m)["workers"]})
+    workers = _results(lab, run.experiment_id).metrics.map(
+        lambda m: {int(w.rsplit(":", 1)[1]) for w in json.loads(m)["workers"]}
+    )
     ran_in = set().union(*workers)
     assert ran_in and ran_in <= {w.pid for w in warm}
     refilled = lab.warm.wait()
