@@ -3,11 +3,13 @@
 Start the runtime; register a dataset and a cleaned version of it (lineage tracked); tune
 two model families in parallel on Ray Tune; register the best of each as champion and
 challenger; log requests and feedback through the store actor and read them back with SQL;
-show that a retried batch is not duplicated and that bad input is refused; stop.
+show that a retried batch is not duplicated and that bad input is refused; simulate how the
+routing policies move traffic when the better model changes; stop.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -152,12 +154,43 @@ def log_requests(lab: mlops_lab.Lab) -> None:
             print(f"Refused as it should be: {exc}")
 
 
+def simulate_routing(requests: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Share of traffic per model under Thompson sampling and its discounted variant.
+
+    Two model versions with Bernoulli rewards (a correct prediction or not); halfway through,
+    the better one changes. Plain Thompson sampling holds on to what it learned first; the
+    discounted variant forgets old rewards and moves the traffic to the new best.
+    """
+    from mlops_lab.routing import make_policy
+
+    switch = requests // 2
+    before, after = {"churn@1": 0.75, "churn@2": 0.65}, {"churn@1": 0.6, "churn@2": 0.8}
+    rows = []
+    for name in ("thompson", "discounted_thompson"):
+        policy, rng = make_policy(name, seed=seed), random.Random(seed)
+        for step in range(requests):
+            accuracy = before if step < switch else after
+            arm = policy.choose(list(accuracy)).arm
+            policy.update(arm, float(rng.random() < accuracy[arm]))
+            phase = (
+                "1: before the change" if step < switch
+                else "2: first 500 after" if step < switch + 500
+                else "3: later"
+            )  # fmt: skip
+            rows.append({"policy": name, "phase": phase, "model": arm})
+    shares = pd.DataFrame(rows).groupby(["policy", "phase"])["model"].value_counts(normalize=True)
+    return shares.unstack(fill_value=0.0).round(3)
+
+
 def main() -> int:
     """Run the demo; return the exit code."""
     print("Starting (or attaching to) the lab runtime ...", flush=True)
     lab = mlops_lab.connect()
     train(lab)
     log_requests(lab)
+    print("\nRouting policies, simulated: share of traffic per model when churn@2 becomes the")
+    print("better model halfway through")
+    print(simulate_routing().to_string())
     print(lab.status())
     lab.shutdown()
     print("Lab stopped; the store stays at", lab.settings.store_path)
