@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -143,27 +143,28 @@ def stop_head(head: LocalHead, settings: Settings, grace: float = 5.0) -> None:
             with contextlib.suppress(psutil.Error):
                 process.send_signal(sig)
         deadline = time.monotonic() + grace
-        while session_processes(head.pgid) and time.monotonic() < deadline:
+        while (left := session_processes(head.pgid)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not session_processes(head.pgid):
+        if not left:
             break
     settings.runtime_file.unlink(missing_ok=True)
 
 
 def group_running(pgid: int) -> bool:
     """Whether any live (not zombie) process is in the head's own process group."""
-    for process in psutil.process_iter(["status"]):
-        with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
-                return True
-    return False
+    return bool(_live_processes(os.getpgid, pgid))
 
 
 def session_processes(sid: int) -> list[psutil.Process]:
-    """The live processes of session ``sid``; zombies only wait for a reaper."""
+    """The live processes of session ``sid``."""
+    return _live_processes(os.getsid, sid)
+
+
+def _live_processes(id_of: Callable[[int], int], wanted: int) -> list[psutil.Process]:
+    """The processes whose group or session (``id_of``) is ``wanted``, zombies left out."""
     found = []
     for process in psutil.process_iter(["status"]):
         with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(process.pid) == sid:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and id_of(process.pid) == wanted:
                 found.append(process)
     return found

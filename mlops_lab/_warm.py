@@ -100,7 +100,6 @@ class WarmPool:
         self.size = size
         self._requested = 0
         self._deadline = 0.0
-        self._ready: list[WarmWorker] = []
 
     @property
     def enabled(self) -> bool:
@@ -109,16 +108,13 @@ class WarmPool:
 
     def ready(self) -> list[WarmWorker]:
         """The workers started for the next search that have registered so far."""
-        if self._requested:
-            self._ready = _announced()
-        return list(self._ready)
+        return _announced() if self._requested else []
 
     def refill(self) -> None:
         """Ask the local raylet for ``size`` idle workers with the trials' environment."""
         if not self.enabled:
             return
         _forget_announced()
-        self._ready = []
         try:
             _prestart(self.size)
         except Exception as exc:  # the raylet's API is internal to Ray: trials start cold
@@ -154,7 +150,7 @@ class WarmPool:
                 break
             time.sleep(poll_s)
         claimed = self.ready()
-        self._requested, self._ready = 0, []
+        self._requested = 0
         return claimed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -94,7 +95,7 @@ class Policy(ABC):
 
     def _reward(self, reward: float) -> float:
         value = float(reward)
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise PolicyError(f"A reward must be a finite number. Got {reward!r} instead.")
         return value
 
@@ -115,6 +116,25 @@ class Policy(ABC):
     def params(self) -> dict[str, Any]:
         """The parameters the policy was made with."""
         return {"seed": self.seed}
+
+
+class Counts:
+    """Pulls and reward sums per arm, and what policies report of them."""
+
+    def __init__(self) -> None:
+        self.pulls: dict[str, float] = {}
+        self.sums: dict[str, float] = {}
+
+    def add(self, arm: str, reward: float, weight: float = 1.0) -> None:
+        self.pulls[arm] = self.pulls.get(arm, 0.0) + weight
+        self.sums[arm] = self.sums.get(arm, 0.0) + weight * reward
+
+    def mean(self, arm: str) -> float:
+        pulls = self.pulls.get(arm, 0.0)
+        return self.sums[arm] / pulls if pulls > 0 else 0.0
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        return {arm: {"pulls": n, "mean_reward": self.mean(arm)} for arm, n in self.pulls.items()}
 
 
 def check_arms(arms: Sequence[str]) -> list[str]:

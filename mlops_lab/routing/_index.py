@@ -9,26 +9,7 @@ import math
 from collections import deque
 from typing import Any
 
-from mlops_lab.routing._base import Decision, Policy, greedy, uniform_among
-
-
-class _Counts:
-    """Pulls and reward sums per arm."""
-
-    def __init__(self) -> None:
-        self.pulls: dict[str, float] = {}
-        self.sums: dict[str, float] = {}
-
-    def add(self, arm: str, reward: float, weight: float = 1.0) -> None:
-        self.pulls[arm] = self.pulls.get(arm, 0.0) + weight
-        self.sums[arm] = self.sums.get(arm, 0.0) + weight * reward
-
-    def mean(self, arm: str) -> float:
-        pulls = self.pulls.get(arm, 0.0)
-        return self.sums[arm] / pulls if pulls > 0 else 0.0
-
-    def stats(self) -> dict[str, dict[str, float]]:
-        return {arm: {"pulls": n, "mean_reward": self.mean(arm)} for arm, n in self.pulls.items()}
+from mlops_lab.routing._base import Counts, Decision, Policy, greedy, uniform_among
 
 
 class EpsilonGreedy(Policy):
@@ -49,7 +30,7 @@ class EpsilonGreedy(Policy):
     def __init__(self, epsilon: float = 0.1, seed: int | None = None) -> None:
         super().__init__(seed)
         self.epsilon = epsilon
-        self.counts_ = _Counts()
+        self.counts_ = Counts()
 
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, **super().params()}
@@ -92,7 +73,7 @@ class UCB1(Policy):
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed)
-        self.counts_ = _Counts()
+        self.counts_ = Counts()
 
     def _total(self, arms: list[str]) -> float:
         return sum(self.counts_.pulls.get(arm, 0.0) for arm in arms)

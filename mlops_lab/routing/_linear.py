@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from mlops_lab.routing._base import Decision, Policy, PolicyError, greedy, uniform_among
+from mlops_lab.routing._base import (
+    Counts,
+    Decision,
+    Policy,
+    PolicyError,
+    greedy,
+    uniform_among,
+)
 
 
 class LinUCB(Policy):
@@ -39,8 +46,7 @@ class LinUCB(Policy):
         self.b_: dict[str, np.ndarray] = {}
         self.theta_: dict[str, np.ndarray] = {}
         self._stack: tuple[tuple[str, ...], np.ndarray, np.ndarray] | None = None
-        self.pulls_: dict[str, int] = {}
-        self.rewards_: dict[str, float] = {}
+        self.counts_ = Counts()
 
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, **super().params()}
@@ -98,11 +104,7 @@ class LinUCB(Policy):
         if self._stack is not None and arm in self._stack[0]:  # keep the live arms' arrays
             row = self._stack[0].index(arm)
             self._stack[1][row], self._stack[2][row] = self.inverse_[arm], self.theta_[arm]
-        self.pulls_[arm] = self.pulls_.get(arm, 0) + 1
-        self.rewards_[arm] = self.rewards_.get(arm, 0.0) + reward
+        self.counts_.add(arm, reward)
 
     def stats(self) -> dict[str, dict[str, float]]:
-        return {
-            arm: {"pulls": float(n), "mean_reward": self.rewards_[arm] / n}
-            for arm, n in self.pulls_.items()
-        }
+        return self.counts_.stats()

@@ -6,7 +6,7 @@ import bisect
 from itertools import accumulate
 from typing import Any
 
-from mlops_lab.routing._base import Decision, Policy, PolicyError
+from mlops_lab.routing._base import Counts, Decision, Policy, PolicyError
 
 
 class WeightedSplit(Policy):
@@ -30,8 +30,7 @@ class WeightedSplit(Policy):
     def __init__(self, weights: dict[str, float], seed: int | None = None) -> None:
         super().__init__(seed)
         self.weights = weights
-        self.pulls_: dict[str, int] = {}
-        self.rewards_: dict[str, float] = {}
+        self.counts_ = Counts()
 
     def params(self) -> dict[str, Any]:
         return {"weights": self.weights, **super().params()}
@@ -57,15 +56,10 @@ class WeightedSplit(Policy):
         return Decision(arms[index], shares[arms[index]])
 
     def _update(self, arm: str, reward: float, context: tuple[float, ...] | None) -> None:
-        self.pulls_[arm] = self.pulls_.get(arm, 0) + 1
-        self.rewards_[arm] = self.rewards_.get(arm, 0.0) + reward
+        self.counts_.add(arm, reward)
 
     def stats(self) -> dict[str, dict[str, float]]:
-        return {
-            arm: {
-                "pulls": float(n),
-                "mean_reward": self.rewards_[arm] / n,
-                "weight": float(self.weights.get(arm, 0.0)),
-            }
-            for arm, n in self.pulls_.items()
-        }
+        stats = self.counts_.stats()
+        for arm, known in stats.items():
+            known["weight"] = float(self.weights.get(arm, 0.0))
+        return stats

@@ -74,7 +74,9 @@ class LogBuffer:
         self._in_flight = 0
         self._cond = threading.Condition()
         self._appended = self._written = self._recovered = self._failures = 0
-        self._earlier = set(self._spill_files())  # left by an earlier buffer: sent first
+        # Spill files waiting to be sent, oldest first; those of an earlier buffer come first.
+        self._spilled: deque[Path] = deque(sorted(self.spill_dir.glob(f"{table}-*.arrow")))
+        self._earlier = set(self._spilled)
         self._closing = False
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"log-{table}")
         self._thread.start()
@@ -105,7 +107,7 @@ class LogBuffer:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
-                self._cond.wait(left if left is None else min(left, 0.1))
+                self._cond.wait(None if left is None else min(left, 0.1))
         return True
 
     def close(self, timeout: float = 30.0) -> LogStats:
@@ -128,7 +130,7 @@ class LogBuffer:
                 written=self._written,
                 recovered=self._recovered,
                 in_memory=len(self._rows) + self._in_flight,
-                spilled_files=len(self._spill_files()),
+                spilled_files=len(self._spilled),
                 failures=self._failures,
             )
 
@@ -138,13 +140,13 @@ class LogBuffer:
         delay = 0.05
         while True:
             with self._cond:
-                if not self._rows and not self._spill_files():
+                if not self._rows and not self._spilled:
                     if self._closing:
                         return
                     self._cond.wait(self.flush_every_s)
                 elif len(self._rows) < self.batch_rows and not self._closing:
                     self._cond.wait(self.flush_every_s)
-                if self._closing and not self._rows and not self._spill_files():
+                if self._closing and not self._rows and not self._spilled:
                     return
             if self._send_spilled() and self._send_batch():
                 delay = 0.05
@@ -158,12 +160,14 @@ class LogBuffer:
             delay = min(delay * 2, 2.0)
 
     def _send_spilled(self) -> bool:
-        for path in self._spill_files():
+        while self._spilled:
+            path = self._spilled[0]  # only this thread takes from the left
             table = pa.ipc.open_file(path).read_all()
             if not self._write(table):
                 return False
             path.unlink()
             with self._cond:
+                self._spilled.popleft()
                 if path in self._earlier:
                     self._recovered += table.num_rows
                 else:
@@ -209,6 +213,4 @@ class LogBuffer:
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
             out.write_table(table)
         partial.rename(self.spill_dir / name)  # whole files only: a crash leaves no half file
-
-    def _spill_files(self) -> list[Path]:
-        return sorted(self.spill_dir.glob(f"{self.table}-*.arrow"))
+        self._spilled.append(self.spill_dir / name)
