@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/store_ingest.py --quick
 	$(PY) bench/tune_overhead.py --quick
 	$(PY) bench/bandit_regret.py --quick
+	$(PY) bench/serve_overhead.py --quick
 
 down: $(STAMP)
 	$(VENV)/bin/mlops-lab down

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         LabStatus,
         connect,
     )
+    from mlops_lab.serve import Endpoint, EndpointError, TrafficView
     from mlops_lab.store import (
         QueryError,
         ReadOnlyError,
@@ -42,6 +43,8 @@ _EXPORTS = {
     "DatasetError": "mlops_lab.data",
     "DatasetVersion": "mlops_lab.data",
     "Datasets": "mlops_lab.data",
+    "Endpoint": "mlops_lab.serve",
+    "EndpointError": "mlops_lab.serve",
     "Lab": "mlops_lab.runtime",
     "LabConnectionError": "mlops_lab.runtime",
     "LabNotRunningError": "mlops_lab.runtime",
@@ -58,6 +61,7 @@ _EXPORTS = {
     "StoreError": "mlops_lab.store",
     "StoreLockedError": "mlops_lab.store",
     "StoreUnavailableError": "mlops_lab.store",
+    "TrafficView": "mlops_lab.serve",
     "Trial": "mlops_lab.train",
     "TuneError": "mlops_lab.train",
     "TuneRun": "mlops_lab.train",

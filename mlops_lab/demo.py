@@ -4,7 +4,9 @@ Start the runtime; register a dataset and a cleaned version of it (lineage track
 two model families in parallel on Ray Tune; register the best of each as champion and
 challenger; log requests and feedback through the store actor and read them back with SQL;
 show that a retried batch is not duplicated and that bad input is refused; simulate how the
-routing policies move traffic when the better model changes; stop.
+routing policies move traffic when the better model changes; deploy the champion on Ray
+Serve, canary the challenger, shadow a baseline and let Thompson sampling route live HTTP
+traffic with delayed feedback; stop.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,6 +157,53 @@ def log_requests(lab: mlops_lab.Lab) -> None:
             print(f"Refused as it should be: {exc}")
 
 
+def deploy(lab: mlops_lab.Lab, rounds: int = 40, batch: int = 25) -> mlops_lab.Endpoint:
+    """Deploy the champion, canary the challenger, shadow a baseline, then route by bandit.
+
+    Thompson sampling routes live HTTP traffic and learns from feedback that arrives two
+    batches late.
+    """
+    import requests
+    from sklearn.dummy import DummyClassifier
+
+    data = churn_frame().dropna()
+    X, y = data.drop(columns="churned"), data["churned"]
+    baseline = lab.registry.register("churn-baseline", DummyClassifier().fit(X, y), reference=X)
+    endpoint = lab.deploy("churn", "churn@champion")
+    print(f"Deployed churn@champion at {endpoint.url}")
+    endpoint.canary("churn@challenger", steps=[0.1, 0.5, 1.0]).advance()
+    print(f"Canary, second step: {endpoint!r}")
+    endpoint.rollback().shadow(baseline.ref)
+    endpoint.bandit(["churn@champion", "churn@challenger"], policy="thompson", seed=0)
+    print(f"Now: {endpoint!r}")
+    waiting: list[list[dict[str, Any]]] = []
+    with requests.Session() as http:
+        for step in range(rounds):
+            rows = X.sample(batch, random_state=step)
+            answer = http.post(
+                f"{endpoint.url}/predict", json={"instances": rows.to_dict("records")}, timeout=60
+            ).json()
+            truth = y.loc[rows.index].tolist()
+            waiting.append(
+                [
+                    {"request_id": i, "truth": t}
+                    for i, t in zip(answer["request_ids"], truth, strict=True)
+                ]
+            )
+            if len(waiting) > 2:  # feedback arrives two batches late
+                http.post(f"{endpoint.url}/feedback", json=waiting.pop(0), timeout=60)
+    endpoint.flush()
+    print(endpoint.view(every="2s"))
+    print(lab.sql(
+        "SELECT r.arm, count(*) AS requests, count(f.request_id) AS with_truth, "
+        "round(avg(CASE WHEN f.truth IS NULL THEN NULL "
+        "ELSE (f.truth = r.prediction)::INTEGER END), 3) AS accuracy, "
+        "count(r.shadow) AS shadowed FROM requests r LEFT JOIN feedback f USING (request_id) "
+        "WHERE r.endpoint = 'churn' AND r.status = 200 GROUP BY r.arm ORDER BY r.arm"
+    ).to_string(index=False))  # fmt: skip
+    return endpoint
+
+
 def simulate_routing(requests: int = 3000, seed: int = 0) -> pd.DataFrame:
     """Share of traffic per model under Thompson sampling and its discounted variant.
 
@@ -188,6 +238,8 @@ def main() -> int:
     lab = mlops_lab.connect()
     train(lab)
     log_requests(lab)
+    print("\nServing: canary, shadow, then Thompson sampling over live HTTP traffic")
+    deploy(lab)
     print("\nRouting policies, simulated: share of traffic per model when churn@2 becomes the")
     print("better model halfway through")
     print(simulate_routing().to_string())

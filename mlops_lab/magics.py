@@ -15,11 +15,20 @@ from mlops_lab.config import ConfigError
 from mlops_lab.data import DatasetError
 from mlops_lab.registry import RegistryError
 from mlops_lab.runtime import Lab, LabConnectionError, current_lab
+from mlops_lab.serve import EndpointError
 from mlops_lab.store import StoreError
 from mlops_lab.train import TuneError
 
-SUBCOMMANDS = ("status", "sql", "datasets", "models", "tune")
-USER_ERRORS = (StoreError, ConfigError, LabConnectionError, DatasetError, RegistryError, TuneError)
+SUBCOMMANDS = (
+    "status", "sql", "datasets", "models", "tune", "deploy", "split", "canary", "shadow",
+    "bandit", "feedback", "endpoints", "undeploy",
+)  # fmt: skip
+# Subcommands that deploy or change an endpoint; their arguments go through one parser.
+DEPLOYMENT = ("deploy", "split", "canary", "shadow", "bandit", "feedback", "undeploy")
+USER_ERRORS = (
+    StoreError, ConfigError, LabConnectionError, DatasetError, RegistryError, TuneError,
+    EndpointError,
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +59,27 @@ def _tune_parser() -> _Parser:
     return parser
 
 
+def _deploy_parser(subcommand: str) -> _Parser:
+    parser = _Parser(prog=f"%mlops {subcommand}", add_help=False)
+    parser.add_argument("endpoint", help="the endpoint's name")
+    if subcommand == "deploy":
+        parser.add_argument("model", help="'name@alias' or 'name@version'")
+        parser.add_argument("--replicas", type=int, default=1)
+        parser.add_argument("--trusted", nargs="*", default=[])
+    elif subcommand in ("split", "shadow", "bandit"):
+        parser.add_argument("models", nargs="*", help="model versions (split: 'name@1=0.9')")
+    elif subcommand == "canary":
+        parser.add_argument("action", help="a model version, or advance|rollback|promote")
+        parser.add_argument("--steps", default="0.05,0.25,0.5,1.0")
+    elif subcommand == "feedback":
+        parser.add_argument("data", help="a DataFrame variable: request_id, truth and/or reward")
+    if subcommand == "bandit":
+        parser.add_argument("--policy", default="thompson")
+        parser.add_argument("--reward", default="accuracy", choices=("accuracy", "reward"))
+        parser.add_argument("--param", nargs="*", default=[], help="policy parameters: gamma=0.95")
+    return parser
+
+
 @magics_class
 class MlopsMagics(Magics):
     """``%mlops`` magics; the lab is attached (or started) on first use."""
@@ -72,6 +102,16 @@ class MlopsMagics(Magics):
                      [--max-iter N] [--grace-period N] [--reduction-factor F]
                      [--max-concurrent N] [--background]
           %%mlops tune EST --dataset D    with the parameter space in the cell body
+          %mlops deploy EP MODEL [--replicas N]   serve a model version at /EP
+          %mlops split EP a@1=0.9 b@2=0.1         a fixed split of traffic
+          %mlops canary EP MODEL [--steps 0.05,0.25,0.5,1]
+          %mlops canary EP advance|rollback|promote
+          %mlops shadow EP [MODEL ...]            shadow models (none: stop shadowing)
+          %mlops bandit EP a@1 b@2 [--policy thompson] [--reward accuracy|reward]
+                     [--param gamma=0.95 ...]
+          %mlops feedback EP FRAME                a DataFrame: request_id, truth/reward
+          %mlops endpoints                        the running endpoints and their routes
+          %mlops undeploy EP
 
         Examples:
           %mlops sql SELECT endpoint, count(*) AS n FROM requests GROUP BY endpoint
@@ -86,8 +126,11 @@ class MlopsMagics(Magics):
             "datasets": self._datasets,
             "models": self._models,
             "tune": self._tune,
+            "endpoints": self._endpoints,
         }
         try:
+            if subcommand in DEPLOYMENT:
+                return self._deployment(subcommand, rest.strip())
             return handlers[subcommand](rest.strip(), (cell or "").strip())
         except USER_ERRORS as exc:
             raise UsageError(str(exc)) from None
@@ -139,6 +182,54 @@ class MlopsMagics(Magics):
             reduction_factor=args.reduction_factor, max_concurrent=args.max_concurrent,
             target=args.target, name=args.name, background=args.background,
         )  # fmt: skip
+
+    def _endpoints(self, rest: str, cell: str) -> Any:
+        _no_arguments("endpoints", rest, cell)
+        return self._lab().endpoints()
+
+    def _deployment(self, subcommand: str, rest: str) -> Any:
+        args = _deploy_parser(subcommand).parse_args(shlex.split(rest))
+        lab = self._lab()
+        if subcommand == "deploy":
+            return lab.deploy(args.endpoint, args.model, replicas=args.replicas,
+                              trusted=args.trusted)  # fmt: skip
+        if subcommand == "feedback":
+            namespace = self.shell.user_ns if self.shell is not None else {}
+            if args.data not in namespace:
+                raise UsageError(f"%mlops feedback: no variable '{args.data}' in the notebook.")
+            return lab.feedback(args.endpoint, namespace[args.data])
+        endpoint = lab.endpoint(args.endpoint)
+        if subcommand == "undeploy":
+            endpoint.undeploy()
+            return None
+        if subcommand == "split":
+            return endpoint.split(_pairs(args.models, "split", float))
+        if subcommand == "shadow":
+            return endpoint.shadow(*args.models)
+        if subcommand == "bandit":
+            params = _pairs(args.param, "bandit --param", _number)
+            return endpoint.bandit(args.models, policy=args.policy, reward=args.reward, **params)
+        if args.action in ("advance", "rollback", "promote"):
+            return getattr(endpoint, args.action)()
+        return endpoint.canary(args.action, steps=_pairs([args.steps], "canary --steps", None))
+
+
+def _pairs(items: list[str], where: str, convert: Callable[[str], Any] | None) -> Any:
+    """'a=1' items as a dict of converted values; with no converter, '0.1,0.5' as floats."""
+    try:
+        if convert is None:
+            return [float(part) for part in items[0].split(",")]
+        pairs = [item.rsplit("=", 1) for item in items]
+        return {key: convert(value) for key, value in pairs}
+    except ValueError:
+        raise UsageError(
+            f"%mlops {where}: could not read {items!r}. Write 'name@1=0.9' pairs (weights, "
+            "parameters) or '0.05,0.25,1.0' (canary steps)."
+        ) from None
+
+
+def _number(text: str) -> int | float:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 def _no_arguments(subcommand: str, rest: str, cell: str) -> None:

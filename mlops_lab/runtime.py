@@ -17,6 +17,7 @@ from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.registry import Registry
+from mlops_lab.serve import Endpoint, deploy, endpoint_config, list_endpoints
 from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
 from mlops_lab.store._store import Params
 from mlops_lab.train import TuneRun, run_tune
@@ -153,6 +154,58 @@ class Lab:
             self.store, self.datasets, self.settings.home.absolute() / "tune", self.warm,
             estimator, param_space, **options,
         )  # fmt: skip
+
+    def deploy(self, endpoint: str, model: str, **options: Any) -> Endpoint:
+        """Serve a registered model version at ``/<endpoint>`` on Ray Serve.
+
+        On a running endpoint, all traffic moves to ``model`` (shadows stay).
+
+        Args:
+            endpoint: Lowercase letters, digits and '-', such as "iris".
+            model: A model reference: "name@champion", "name@3" or "name" (latest).
+            **options: ``replicas`` (router replicas, 1), ``replica_cpus`` (CPUs reserved
+                per replica, 0), ``trusted`` (types the artifact is trusted with),
+                ``allow_pickle`` (load a pickle artifact).
+
+        Raises:
+            EndpointError: a wrong name, an unknown model or an artifact needing trust.
+
+        Example:
+            >>> ep = lab.deploy("iris", "iris@champion")
+            >>> ep.url
+            'http://127.0.0.1:8000/iris'
+        """
+        return deploy(
+            endpoint, model, store=self.store, registry=self.registry, settings=self.settings,
+            **options,
+        )  # fmt: skip
+
+    def endpoint(self, name: str) -> Endpoint:
+        """A running endpoint, to change its routes or give feedback.
+
+        Raises:
+            EndpointError: no endpoint of that name runs.
+
+        Example:
+            >>> lab.endpoint("iris").canary("iris@4", steps=[0.1, 0.5, 1.0])
+        """
+        endpoint_config(self.store, name)
+        return Endpoint(name, self.store, self.registry, self.settings)
+
+    def endpoints(self) -> pd.DataFrame:
+        """The running endpoints and how each routes its traffic."""
+        return list_endpoints(self.store)
+
+    def feedback(self, endpoint: str, data: Any) -> dict[str, Any]:
+        """Give feedback in bulk: a DataFrame with ``request_id`` and ``truth`` or ``reward``.
+
+        Feedback may come long after the prediction; given twice, it is stored once.
+
+        Example:
+            >>> lab.feedback("iris", pd.DataFrame({"request_id": ids, "truth": labels}))
+            {'received': 100, 'duplicates': []}
+        """
+        return self.endpoint(endpoint).feedback(data)
 
     def lineage(self, model: str) -> dict[str, Any]:
         """Where a model version came from: trial -> dataset version -> parents and prep.

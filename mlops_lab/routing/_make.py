@@ -81,7 +81,12 @@ def _check_value(policy: str, param: str, value: Any) -> None:
     low, high, low_allowed = _RANGES[param]
     integer = param in ("window", "refresh")
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+    # An int too large for a float would make math.isfinite raise: only floats are checked.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         noun = "an integer" if integer else "a number"
         raise PolicyError(
             f"The '{param}' parameter of the '{policy}' policy must be {noun}. "
@@ -95,6 +100,10 @@ def _check_value(policy: str, param: str, value: Any) -> None:
         )
 
 
+# Weights are relative; past this they could not be added up as floats.
+_MAX_WEIGHT = 1e12
+
+
 def _check_weights(weights: Any) -> None:
     if not isinstance(weights, dict) or not weights:
         raise PolicyError(
@@ -102,13 +111,11 @@ def _check_weights(weights: Any) -> None:
             f"Got {weights!r} instead."
         )
     for arm, weight in weights.items():
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not (math.isfinite(weight) and weight >= 0)
-        ):
+        number = isinstance(weight, int | float) and not isinstance(weight, bool)
+        if not (number and 0 <= weight <= _MAX_WEIGHT):  # NaN fails the comparison too
             raise PolicyError(
-                f"The weight of {arm!r} must be a number >= 0. Got {weight!r} instead."
+                f"The weight of {arm!r} must be a number from 0 to {_MAX_WEIGHT:g}. "
+                f"Got {weight!r} instead."
             )
     if sum(weights.values()) <= 0:
         raise PolicyError(f"At least one weight must be above 0. Got {weights!r} instead.")

@@ -1,17 +1,27 @@
 """Log rows that never block the caller and are never lost.
 
 The router appends a row per request and returns at once. A background thread sends the rows
-to the store in batches (by size or time) and drops them from memory only once the store has
-acknowledged the commit. While the store is away it retries with backoff, and memory stays
-bounded: past ``max_rows_in_memory`` the oldest rows are spilled to Arrow files in
-``spill_dir``, which are sent first once the store is back, and which a new buffer on the same
-folder picks up after a crash or restart. Writes are idempotent by primary key (request id),
-so a batch sent twice is stored once.
+to the store in batches (by size or time) and forgets them only once the store has
+acknowledged the commit; while the store is away it retries with backoff. Writes are
+idempotent by primary key (request id), so a row sent twice is stored once.
+
+With the journal (the default), ``append`` first writes the row as one line to a journal
+segment in ``spill_dir``: a file the buffer holds an exclusive ``flock`` on while it lives,
+deleted once the store has acknowledged all its rows. A killed process loses no row it had
+taken: another buffer on the same folder sees the lock is free, takes the segments over and
+sends them. Memory stays bounded: past ``max_rows_in_memory`` the oldest rows are dropped from
+memory and read back from their segment when their turn comes.
+
+Without the journal, rows past ``max_rows_in_memory`` are spilled to Arrow files in
+``spill_dir``. Spill files left by an earlier buffer are sent first in both modes.
+
+The journal's line format and segment files are in :mod:`mlops_lab.serve._journal`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -23,10 +33,23 @@ from typing import Any
 
 import pyarrow as pa
 
+from mlops_lab.serve._journal import (
+    Segment,
+    create_segment,
+    decode_lines,
+    delete_segment,
+    encode_row,
+    read_lines,
+    take_segment,
+    write_all,
+)
 from mlops_lab.store._batch import to_arrow
 from mlops_lab.store._store import StoreClient
 
 log = logging.getLogger(__name__)
+
+SEGMENT_ROWS = 10_000  # rows per journal segment before the next one starts
+RESCAN_EVERY_S = 5.0  # how often a buffer looks for the segments of buffers that are gone
 
 
 @dataclass(frozen=True)
@@ -35,9 +58,9 @@ class LogStats:
 
     appended: int  # rows taken by append()
     written: int  # of those, rows the store has acknowledged
-    recovered: int  # rows from an earlier buffer's spill files, acknowledged
+    recovered: int  # rows from an earlier buffer's files (spill or journal), acknowledged
     in_memory: int  # rows waiting in memory (in flight included)
-    spilled_files: int  # spill files waiting to be sent
+    spilled_files: int  # files whose rows wait on disk only: spill files, journal segments
     failures: int  # store writes that failed and were retried
 
 
@@ -46,12 +69,15 @@ class LogBuffer:
 
     Args:
         store: Where rows go. Give it a short timeout (a few seconds) so that an absent
-            store is noticed and rows spill instead of waiting in memory.
+            store is noticed and rows wait on disk instead of in memory.
         table: The store table.
-        spill_dir: Folder of spill files; rows found there at start are sent first.
+        spill_dir: Folder of the journal and spill files; those that earlier buffers left
+            there are sent first.
         batch_rows: Rows per store write.
         flush_every_s: Longest time a row waits before a write is attempted.
-        max_rows_in_memory: Rows kept in memory before the oldest are spilled to disk.
+        max_rows_in_memory: Rows kept in memory; older rows wait on disk.
+        journal: Write every row to a journal segment before ``append`` returns, so that
+            rows survive a kill of the process.
 
     Example:
         >>> buffer = LogBuffer(lab.store, "requests", spill_dir=Path(".mlops_lab/spill"))
@@ -61,7 +87,7 @@ class LogBuffer:
 
     def __init__(
         self, store: StoreClient, table: str, *, spill_dir: Path, batch_rows: int = 1000,
-        flush_every_s: float = 0.2, max_rows_in_memory: int = 100_000,
+        flush_every_s: float = 0.2, max_rows_in_memory: int = 100_000, journal: bool = True,
     ) -> None:  # fmt: skip
         self.store = store
         self.table = table
@@ -69,7 +95,10 @@ class LogBuffer:
         self.batch_rows = batch_rows
         self.flush_every_s = flush_every_s
         self.max_rows_in_memory = max_rows_in_memory
+        self.journal = journal
         self.spill_dir.mkdir(parents=True, exist_ok=True)
+        # Own rows have indexes 0, 1, ... in append order; those below _written are stored,
+        # the last len(_rows) are in memory, the ones between wait in the journal only.
         self._rows: deque[dict[str, Any]] = deque()
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -77,6 +106,12 @@ class LogBuffer:
         # Spill files waiting to be sent, oldest first; those of an earlier buffer come first.
         self._spilled: deque[Path] = deque(sorted(self.spill_dir.glob(f"{table}-*.arrow")))
         self._earlier = set(self._spilled)
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._segments: deque[Segment] = deque()  # own, oldest first; the last takes rows
+        self._taken: deque[Segment] = deque()  # of buffers that are gone, being sent
+        self._seq = 0  # of the last own segment
+        self._line_at: dict[int, int] = {}  # row index -> byte offset, where a read stopped
+        self._next_scan = 0.0
         self._closing = False
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"log-{table}")
         self._thread.start()
@@ -84,18 +119,27 @@ class LogBuffer:
     def append(self, row: Mapping[str, Any]) -> None:
         """Take one row; never waits for the store.
 
+        With the journal, the row is written to the journal segment (one ``os.write``, no
+        fsync) before this returns: it survives a kill of the process, not a power loss.
+
         Raises:
             RuntimeError: the buffer is closed.
+            TypeError: a value the journal cannot keep (see :func:`encode_row`).
+            OSError: the journal could not be written (disk full); the row was not taken.
         """
+        taken = dict(row)
+        line = encode_row(taken) if self.journal else b""
         with self._cond:
             if self._closing:
                 raise RuntimeError(f"The log buffer of '{self.table}' is closed.")
-            self._rows.append(dict(row))
+            if self.journal:
+                self._write_journal(line)
+            self._rows.append(taken)
             self._appended += 1
             if len(self._rows) >= self.batch_rows:
                 self._cond.notify_all()
             if len(self._rows) > self.max_rows_in_memory:
-                self._spill(self.max_rows_in_memory // 2)
+                self._make_room(len(self._rows) - self.max_rows_in_memory // 2)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row appended so far is in the store; False on timeout."""
@@ -111,14 +155,18 @@ class LogBuffer:
         return True
 
     def close(self, timeout: float = 30.0) -> LogStats:
-        """Send what is left, then stop; rows the store could not take stay in spill files."""
+        """Send what is left, then stop.
+
+        Rows the store could not take stay on disk (in journal segments or spill files) for
+        the next buffer on the same folder.
+        """
         done = self.flush(timeout)
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout=max(timeout, 1.0))
         with self._cond:
-            if not done and self._rows:
+            if not self.journal and not done and self._rows:
                 self._spill(len(self._rows))
         return self.stats()
 
@@ -130,34 +178,40 @@ class LogBuffer:
                 written=self._written,
                 recovered=self._recovered,
                 in_memory=len(self._rows) + self._in_flight,
-                spilled_files=len(self._spilled),
+                spilled_files=len(self._spilled) + len(self._taken) + self._segments_on_disk(),
                 failures=self._failures,
             )
 
     # The background thread.
 
     def _run(self) -> None:
+        self._work()
+        with self._cond:
+            self._let_go()
+
+    def _work(self) -> None:
         delay = 0.05
         while True:
+            self._scan_when_due()
             with self._cond:
-                if not self._rows and not self._spilled:
-                    if self._closing:
-                        return
-                    self._cond.wait(self.flush_every_s)
-                elif len(self._rows) < self.batch_rows and not self._closing:
-                    self._cond.wait(self.flush_every_s)
-                if self._closing and not self._rows and not self._spilled:
+                if not self._closing and self._appended - self._written < self.batch_rows:
+                    self._cond.wait(min(self.flush_every_s, RESCAN_EVERY_S))
+                if self._closing and not self._waiting():
                     return
-            if self._send_spilled() and self._send_batch():
+            if self._send_spilled() and self._send_taken() and self._send_batch():
                 delay = 0.05
                 continue
             with self._cond:
                 self._failures += 1
                 if self._closing:  # the store is still away: keep the rest on disk
-                    self._spill(len(self._rows))
+                    if not self.journal:
+                        self._spill(len(self._rows))
                     return
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    def _waiting(self) -> bool:
+        return self._appended > self._written or bool(self._spilled) or bool(self._taken)
 
     def _send_spilled(self) -> bool:
         while self._spilled:
@@ -177,19 +231,27 @@ class LogBuffer:
 
     def _send_batch(self) -> bool:
         with self._cond:
-            batch = [self._rows.popleft() for _ in range(min(self.batch_rows, len(self._rows)))]
-            self._in_flight = len(batch)
-        if not batch:
-            return True
-        ok = self._write(batch)
+            start = self._written
+            on_disk = self._appended - len(self._rows) - start if self.journal else 0
+            if on_disk > 0:  # the oldest rows are in the journal only: read them back
+                segment, count = self._segment_of(start, min(on_disk, self.batch_rows))
+            else:
+                count = min(self.batch_rows, len(self._rows))
+                batch = [self._rows.popleft() for _ in range(count)]
+            self._in_flight = count
+        if on_disk > 0:
+            batch = self._read_back(segment, start, count)
+        ok = not batch or self._write(batch)
         with self._cond:
             self._in_flight = 0
+            oldest_in_memory = self._appended - len(self._rows)
             if ok:
-                self._written += len(batch)
-            else:
+                self._acknowledge(count)
+            elif on_disk <= 0 and (not self.journal or oldest_in_memory == start + count):
                 self._rows.extendleft(reversed(batch))  # oldest first again
                 if len(self._rows) > self.max_rows_in_memory:
-                    self._spill(len(self._rows) - self.max_rows_in_memory // 2)
+                    self._make_room(len(self._rows) - self.max_rows_in_memory // 2)
+            # Otherwise the batch's rows wait in the journal until their turn comes again.
             self._cond.notify_all()
         return ok
 
@@ -200,6 +262,14 @@ class LogBuffer:
             log.warning("Log rows for '%s' wait for the store: %s", self.table, exc)
             return False
         return True
+
+    def _make_room(self, count: int) -> None:
+        """Let the oldest rows wait on disk only; called with the lock held."""
+        if not self.journal:
+            self._spill(count)
+            return
+        for _ in range(min(count, len(self._rows))):
+            self._rows.popleft()  # already in the journal
 
     # Spill files, oldest first; called with the lock held.
 
@@ -214,3 +284,104 @@ class LogBuffer:
             out.write_table(table)
         partial.rename(self.spill_dir / name)  # whole files only: a crash leaves no half file
         self._spilled.append(self.spill_dir / name)
+
+    # The buffer's own journal segments; called with the lock held unless said otherwise.
+
+    def _write_journal(self, line: bytes) -> None:
+        segment = self._segments[-1] if self._segments else None
+        if segment is None or segment.full:
+            segment = self._open_segment()
+        try:
+            write_all(segment.fd, line)
+        except OSError:
+            segment.full = True  # a partial line may end it: the next row starts a new one
+            raise
+        segment.rows += 1
+        segment.full = segment.rows >= SEGMENT_ROWS
+
+    def _open_segment(self) -> Segment:
+        self._seq += 1
+        path = self.spill_dir / f"{self.table}-{self._owner}-{self._seq:06d}.journal"
+        segment = Segment(path, create_segment(path), first=self._appended)
+        self._segments.append(segment)
+        return segment
+
+    def _segment_of(self, index: int, count: int) -> tuple[Segment, int]:
+        """The segment of row ``index``, and how many of ``count`` rows from there it has."""
+        segment = next(s for s in self._segments if s.first <= index < s.first + s.rows)
+        return segment, min(count, segment.first + segment.rows - index)
+
+    def _read_back(self, segment: Segment, start: int, count: int) -> list[dict[str, Any]]:
+        """Rows ``start`` to ``start + count`` from their segment; the thread's alone."""
+        offset = 0 if start == segment.first else self._line_at.get(start)
+        if offset is None:  # no read stopped there: skip the segment's earlier lines
+            offset = read_lines(segment.fd, 0, start - segment.first)[1]
+        lines, end, _ = read_lines(segment.fd, offset, count)
+        self._line_at = {start: offset, start + count: end}
+        return decode_lines(lines, segment.path)
+
+    def _acknowledge(self, count: int) -> None:
+        """The store has the next ``count`` rows: delete the segments it now has whole."""
+        self._written += count
+        while self._segments:
+            segment = self._segments[0]
+            if segment.first + segment.rows > self._written:
+                return
+            if segment is self._segments[-1] and not segment.full and not self._closing:
+                return  # still taking rows
+            delete_segment(segment)
+            self._segments.popleft()
+
+    def _segments_on_disk(self) -> int:
+        """How many own segments hold rows that wait on disk only."""
+        low, high = self._written + self._in_flight, self._appended - len(self._rows)
+        if high <= low:
+            return 0
+        return sum(1 for s in self._segments if s.first < high and s.first + s.rows > low)
+
+    def _let_go(self) -> None:
+        """At the end of the thread: unlock what is left, for the next buffer to send."""
+        if not self.journal:
+            return
+        self._rows.clear()  # every row is in the journal too
+        self._acknowledge(0)  # deletes the current segment if the store has it whole
+        for segment in (*self._segments, *self._taken):
+            os.close(segment.fd)
+
+    # Segments of buffers that are gone; the thread's alone.
+
+    def _scan_when_due(self) -> None:
+        if not self.journal or self._closing or time.monotonic() < self._next_scan:
+            return
+        self._next_scan = time.monotonic() + RESCAN_EVERY_S
+        try:
+            found = [
+                segment
+                for path in sorted(self.spill_dir.glob(f"{self.table}-*.journal"))
+                if self._owner not in path.name and (segment := take_segment(path)) is not None
+            ]
+        except OSError as exc:
+            log.warning("Could not look for journal segments in %s: %s", self.spill_dir, exc)
+            return
+        if found:
+            log.info("Taking over %d journal segments of '%s'", len(found), self.table)
+        with self._cond:
+            self._taken.extend(found)
+
+    def _send_taken(self) -> bool:
+        while self._taken:
+            segment = self._taken[0]
+            lines, end, torn = read_lines(segment.fd, segment.offset, self.batch_rows)
+            rows = decode_lines(lines, segment.path)
+            if rows and not self._write(rows):
+                return False
+            with self._cond:
+                segment.offset = end
+                self._recovered += len(rows)
+                if len(lines) < self.batch_rows:  # the end of the segment
+                    if torn:
+                        log.warning("Skipped the torn last line of %s", segment.path)
+                    delete_segment(segment)
+                    self._taken.popleft()
+                self._cond.notify_all()
+        return True

@@ -165,9 +165,16 @@ ALTER TABLE datasets ADD COLUMN data BLOB;
 ALTER TABLE datasets ADD COLUMN description VARCHAR;
 """
 
+# Each logged request names the routes that served it, so a bandit's feedback can be
+# replayed for exactly the routes it learned under.
+_REQUEST_ROUTES = """
+ALTER TABLE requests ADD COLUMN route_id VARCHAR;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "lifecycle tables", _INITIAL),
     Migration(2, "dataset data", _DATASET_DATA),
+    Migration(3, "request routes", _REQUEST_ROUTES),
 )
 
 # Rows of these tables describe things whose state changes (a trial finishes, an alias

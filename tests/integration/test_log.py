@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
+import numpy as np
+import pytest
 import ray
 
 from mlops_lab import Lab, Store
 from mlops_lab.demo import request_rows
-from mlops_lab.serve import LogBuffer
+from mlops_lab.serve import LogBuffer, _log
 from mlops_lab.store._actor import ActorStore, find_store_actor
+
+ROOT = Path(__file__).parents[2]
 
 
 def _rows(n: int, seed: int) -> list[dict]:
     return request_rows(n, endpoint=f"log-{seed}", seed=seed).to_pylist()
+
+
+def _gone_store(tmp_path: Path) -> Store:
+    """A store every write to fails: it is closed."""
+    gone = Store(tmp_path / "gone.duckdb")
+    gone.close()
+    return gone
+
+
+def _journals(spill: Path) -> list[Path]:
+    return sorted(spill.glob("requests-*.journal"))
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _stored(store, endpoint: str) -> tuple[int, int]:
@@ -76,9 +107,7 @@ def test_a_new_buffer_sends_what_a_closed_one_left_on_disk(tmp_path: Path) -> No
     """Closed while its store is gone, a buffer keeps its rows in spill files; a new buffer
     on the same folder sends them once a store is there."""
     path, spill = tmp_path / "lab.duckdb", tmp_path / "spill"
-    gone = Store(path)
-    gone.close()
-    first = LogBuffer(gone, "requests", spill_dir=spill, flush_every_s=0.05)
+    first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill, flush_every_s=0.05)
     for row in _rows(700, seed=3):
         first.append(row)
     stats = first.close(timeout=1.0)
@@ -92,3 +121,140 @@ def test_a_new_buffer_sends_what_a_closed_one_left_on_disk(tmp_path: Path) -> No
         assert second.close().recovered == 700
         assert _stored(back, "log-3") == (700, 700)
     assert not list(spill.iterdir())
+
+
+def test_an_arrow_spill_of_an_earlier_buffer_is_sent(store: Store, tmp_path: Path) -> None:
+    """Without the journal a closed buffer leaves Arrow spill files; a journaling buffer on
+    the same folder sends them."""
+    spill = tmp_path / "spill"
+    first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill, journal=False)
+    for row in _rows(400, seed=9):
+        first.append(row)
+    assert first.close(timeout=0.2).spilled_files >= 1
+    assert list(spill.glob("requests-*.arrow")) and not _journals(spill)
+    second = LogBuffer(store, "requests", spill_dir=spill)
+    assert _wait_until(lambda: second.stats().recovered >= 400)
+    assert second.close().recovered == 400
+    assert _stored(store, "log-9") == (400, 400)
+    assert not list(spill.iterdir())
+
+
+def _start_writer(spill: Path, rows: int, seed: int, tmp_path: Path) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "tests.integration._log_writer", str(spill), str(rows)]
+    with (tmp_path / f"writer-{seed}.err").open("w") as errors:
+        return subprocess.Popen(
+            [*command, str(seed)], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+
+
+def _wait_appended(writer: subprocess.Popen[str], tmp_path: Path) -> None:
+    assert writer.stdout is not None
+    line = writer.stdout.readline()  # append() has returned for every row
+    errors = tmp_path / f"writer-{writer.args[-1]}.err"
+    assert line.strip() == "appended", errors.read_text()[-3000:]
+
+
+def test_rows_of_a_killed_process_are_sent_once_and_a_live_ones_left_alone(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes append rows to journaling buffers whose store is gone, and one of them is
+    SIGKILLed: a new buffer on the folder sends each of its rows exactly once and deletes its
+    segments, but leaves the segments of the live one alone until that one is killed too."""
+    monkeypatch.setattr(_log, "RESCAN_EVERY_S", 0.2)
+    spill = tmp_path / "spill"
+    killed = _start_writer(spill, 12_000, seed=4, tmp_path=tmp_path)
+    alive = _start_writer(spill, 500, seed=5, tmp_path=tmp_path)
+    try:
+        _wait_appended(killed, tmp_path)
+        _wait_appended(alive, tmp_path)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        live = {p: p.stat().st_size for p in spill.glob(f"requests-{alive.pid}-*.journal")}
+        assert len(live) == 1 and len(_journals(spill)) == 3  # the killed one rotated once
+        buffer = LogBuffer(store, "requests", spill_dir=spill)
+        assert _wait_until(lambda: buffer.stats().recovered >= 12_000)
+        time.sleep(1.0)  # a few scans more
+        assert buffer.stats().recovered == 12_000
+        assert _stored(store, "log-4") == (12_000, 12_000)
+        assert _stored(store, "log-5") == (0, 0)
+        assert {p: p.stat().st_size for p in _journals(spill)} == live
+        os.kill(alive.pid, signal.SIGKILL)
+        alive.wait()
+        assert _wait_until(lambda: buffer.stats().recovered >= 12_500)
+        assert buffer.close().recovered == 12_500
+    finally:
+        for writer in (killed, alive):
+            writer.kill()
+            writer.wait()
+    assert _stored(store, "log-5") == (500, 500)
+    assert not list(spill.iterdir())
+
+
+def test_segments_of_a_live_buffer_in_the_same_process_are_left_alone(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock locks belong to an open file, not to a process: a second buffer in the same
+    process does not take the segments of a first one while it lives, and takes them once
+    it is closed."""
+    monkeypatch.setattr(_log, "RESCAN_EVERY_S", 0.1)
+    spill = tmp_path / "spill"
+    first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill)
+    for row in _rows(300, seed=6):
+        first.append(row)
+    second = LogBuffer(store, "requests", spill_dir=spill)
+    time.sleep(0.5)  # a few scans
+    assert second.stats().recovered == 0 and _stored(store, "log-6") == (0, 0)
+    stats = first.close(timeout=0.2)
+    assert (stats.written, stats.in_memory, stats.spilled_files) == (0, 0, 1)
+    assert _wait_until(lambda: second.stats().recovered >= 300)
+    assert second.close().recovered == 300
+    assert _stored(store, "log-6") == (300, 300)
+    assert not list(spill.iterdir())
+
+
+def test_a_torn_last_line_is_skipped(store: Store, tmp_path: Path) -> None:
+    """A kill in the middle of a journal write leaves half a line at the end of a segment:
+    that line is skipped and every whole line before it is sent."""
+    spill, rows = tmp_path / "spill", _rows(100, seed=7)
+    first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill)
+    for row in rows:
+        first.append(row)
+    first.close(timeout=0.2)
+    [segment] = _journals(spill)
+    data = segment.read_bytes()
+    last = data.rindex(b"\n", 0, len(data) - 1) + 1
+    segment.write_bytes(data[: last + (len(data) - last) // 2])
+    second = LogBuffer(store, "requests", spill_dir=spill)
+    assert _wait_until(lambda: not _journals(spill))
+    assert second.close().recovered == 99
+    stored = store.query("SELECT request_id FROM requests WHERE endpoint = 'log-7'")
+    assert set(stored.column("request_id").to_pylist()) == {r["request_id"] for r in rows[:-1]}
+
+
+def test_rows_read_back_from_the_journal_are_stored_as_fresh_ones(
+    store: Store, tmp_path: Path
+) -> None:
+    """Rows with aware and naive datetimes, numpy scalars and dicts and lists for JSON
+    columns are stored the same whether written at once or recovered from a journal."""
+    rows = _rows(60, seed=8)
+    for index, row in enumerate(rows):
+        row["time"] = row["time"].replace(tzinfo=UTC) if index % 2 else row["time"]
+        row["features"] = json.loads(row["features"])
+        row["shadow"] = {"shadow-model@1": index % 2, "note": None}
+        row["latency_ms"] = np.float64(row["latency_ms"])
+        row["model_version"] = np.int32(row["model_version"])
+    store.write({"requests": [{**r, "request_id": r["request_id"] + "-fresh"} for r in rows]})
+    spill = tmp_path / "spill"
+    first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill)
+    for row in rows:
+        first.append({**row, "endpoint": "log-8-journal"})
+    first.close(timeout=0.2)
+    second = LogBuffer(store, "requests", spill_dir=spill)
+    assert _wait_until(lambda: not _journals(spill))
+    assert second.close().recovered == 60
+
+    def stored(endpoint: str) -> list[dict]:
+        sql = "SELECT * EXCLUDE (request_id, endpoint) FROM requests WHERE endpoint = ?"
+        return store.query(sql + " ORDER BY request_id", [endpoint]).to_pylist()
+
+    assert stored("log-8-journal") == stored("log-8")

@@ -136,7 +136,7 @@ def test_a_split_follows_its_weights_over_live_arms() -> None:
         ("sliding_window_ucb", {"window": 0}, r"'window' .* must be in \[1, inf\]"),
         ("sliding_window_ucb", {"window": 2.5}, "'window' .* must be an integer"),
         ("ucb1", {"epsilon": 0.1}, "takes the parameters"),
-        ("split", {"weights": {"a@1": -1}}, "weight of 'a@1' must be a number >= 0"),
+        ("split", {"weights": {"a@1": -1}}, "weight of 'a@1' must be a number from 0 to"),
         ("split", {"weights": {"a@1": 0}}, "At least one weight must be above 0"),
     ],
 )

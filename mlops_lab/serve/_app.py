@@ -1,0 +1,129 @@
+"""The Ray Serve applications: one router per endpoint, and the Open Inference Protocol gateway.
+
+Each endpoint is its own application at ``/<endpoint>``, so endpoints deploy, change and go
+independently. The gateway at ``/v2`` answers the Open Inference Protocol (v2) paths that
+KServe and Triton clients use, and hands each inference to the endpoint's router.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mlops_lab import __version__
+from mlops_lab._warm import cold_runtime_env
+from mlops_lab.serve._protocol import RequestError
+from mlops_lab.serve._router import Router, read_body
+
+GATEWAY_APP = "mlops_lab_v2"
+# The gateway reads a body before the router checks it; this bounds what it will read.
+_GATEWAY_MAX_BODY = 64 * 1024 * 1024
+
+
+def run_router(
+    endpoint: str, config: dict[str, Any], *, namespace: str, spill_dir: Path, replicas: int,
+    replica_cpus: float,
+) -> None:  # fmt: skip
+    """Deploy (or update in place) the router of ``endpoint`` with ``config``.
+
+    Only ``config`` (the Serve ``user_config``) may differ between calls for an update to
+    reach the running replicas through ``reconfigure`` without restarting them.
+    """
+    init_args = (endpoint, namespace, str(spill_dir / endpoint))
+    deployment = serve.deployment(
+        name="router",
+        num_replicas=replicas,
+        user_config=config,
+        max_ongoing_requests=32,
+        graceful_shutdown_timeout_s=20,
+        # Replicas never run trials: they skip the trial code the lab's workers import.
+        ray_actor_options={"num_cpus": replica_cpus, "runtime_env": cold_runtime_env()},
+    )(Router)
+    # A fixed code version, so that a change of user_config alone reconfigures the running
+    # replicas in place. Without one, Serve gives every serve.run() a random version and
+    # replaces the replicas, which takes seconds and restarts what they learned. Serve
+    # 2.60 no longer takes a version argument; the attribute is what its client reads.
+    deployment._version = _version(init_args)
+    app = deployment.bind(*init_args)
+    serve.run(app, name=endpoint, route_prefix=f"/{endpoint}")
+    if GATEWAY_APP not in serve.status().applications:
+        gateway = serve.deployment(
+            name="gateway",
+            ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
+        )(Gateway)
+        serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
+
+
+def _version(init_args: tuple[str, ...]) -> str:
+    digest = hashlib.sha256("\0".join((__version__, *init_args)).encode()).hexdigest()
+    return f"{__version__}-{digest[:12]}"
+
+
+def delete_router(endpoint: str) -> None:
+    """Stop an endpoint's router; its replicas send their last log rows first."""
+    serve.delete(endpoint)
+
+
+class Gateway:
+    """The Open Inference Protocol (v2) paths, handed to each endpoint's router."""
+
+    async def __call__(self, request: Request) -> Response:
+        """Answer ``/v2``, ``/v2/health/{live,ready}`` and ``/v2/models/<endpoint>/...``."""
+        parts = [part for part in request.url.path.split("/") if part][1:]
+        try:
+            if request.method == "GET" and parts in ([], ["health", "live"], ["health", "ready"]):
+                return JSONResponse(_server(parts))
+            if len(parts) >= 2 and parts[0] == "models":
+                return await self._model(request, parts[1], parts[2:])
+            raise RequestError(
+                404, "not_found", f"No route {request.method} {request.url.path}. The v2 "
+                "protocol answers GET /v2/health/ready, GET /v2/models/<endpoint> and "
+                "POST /v2/models/<endpoint>/infer.",
+            )  # fmt: skip
+        except RequestError as error:
+            return JSONResponse(error.body(), status_code=error.status)
+
+    async def _model(self, request: Request, endpoint: str, rest: list[str]) -> Response:
+        if len(rest) >= 2 and rest[0] == "versions":  # /versions/<v>/... serves as the endpoint
+            rest = rest[2:]
+        router = _router(endpoint)
+        if request.method == "GET" and rest in ([], ["ready"]):
+            answer = await router.metadata.remote()
+            if rest == ["ready"] and answer["status"] == 200:
+                answer = {"status": 200, "name": endpoint, "ready": True}
+        elif request.method == "POST" and rest == ["infer"]:
+            body = await read_body(request, _GATEWAY_MAX_BODY)
+            if isinstance(body, RequestError):
+                raise body
+            answer = await router.infer.remote(body)
+        else:
+            raise RequestError(
+                404, "not_found", f"No route {request.method} {request.url.path}; use GET "
+                f"/v2/models/{endpoint} or POST /v2/models/{endpoint}/infer.",
+            )  # fmt: skip
+        status = answer.pop("status")
+        return JSONResponse(answer, status_code=status)
+
+
+def _server(parts: list[str]) -> dict[str, Any]:
+    if parts == ["health", "live"]:
+        return {"live": True}
+    if parts == ["health", "ready"]:
+        return {"ready": True}
+    return {"name": "mlops-lab", "version": __version__, "extensions": []}
+
+
+def _router(endpoint: str) -> Any:
+    try:
+        return serve.get_app_handle(endpoint)
+    except Exception:  # Serve raises a plain exception for an unknown application
+        raise RequestError(
+            404, "unknown_endpoint", f"No endpoint is named {endpoint!r}. List the endpoints "
+            "with lab.endpoints() or `%mlops endpoints`.", field="model_name",
+            received=repr(endpoint),
+        ) from None  # fmt: skip

@@ -1,0 +1,265 @@
+"""Feedback by request id: checked, stored once, and learned from by every router replica.
+
+The store is where replicas meet: feedback is written there (idempotent: a request's
+feedback id is its request id), the replica that took it learns from it at once, and every
+replica reads new feedback for its routes every second, so all of them, and any replica
+started later, learn the same. A new bandit replays all feedback on its routes in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from mlops_lab.routing import Event
+from mlops_lab.serve._protocol import FeedbackItem, RequestError
+from mlops_lab.store import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from mlops_lab.serve._router import Active, Router
+
+log = logging.getLogger(__name__)
+
+# Policies whose rewards must lie in [0, 1] (Beta posteriors).
+_UNIT_REWARD = frozenset({"thompson", "discounted_thompson"})
+# Feedback may commit out of time order across replicas: look this far back for stragglers.
+_LOOKBACK = timedelta(seconds=60)
+# How long feedback for a request not yet in the store waits for the request's log row.
+_WAIT_FOR_REQUESTS_S = 2.0
+
+_EVENTS_SQL = """
+SELECT f.feedback_id, f.time, f.truth, f.reward, r.arm, r.prediction, r.features
+FROM feedback f JOIN requests r USING (request_id)
+WHERE r.endpoint = ? AND r.route_id = ? AND f.time >= ?
+ORDER BY f.time, f.feedback_id
+"""
+
+
+def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dict[str, Any]:
+    """Store feedback on requests this endpoint served, once each, and learn from it.
+
+    Raises:
+        RequestError: 404 for request ids the endpoint never served, 400 for feedback on a
+            refused request or a reward the policy cannot take, 503 while the store is away.
+    """
+    active = router.active
+    if active is not None:
+        _check_rewards(active, items)
+    try:
+        served = _find_requests(router, [item.request_id for item in items])
+        duplicates = _existing_feedback(router, list(served))
+        fresh = [item for item in items if item.request_id not in duplicates]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if fresh:
+            router.store.write({"feedback": [_feedback_row(item, now, source) for item in fresh]})
+    except StoreUnavailableError as exc:
+        raise RequestError(
+            503, "store_unavailable", f"The lab's store is away ({exc}). Send the feedback "
+            "again in a moment: repeated feedback is stored once.",
+        ) from None  # fmt: skip
+    if active is not None:
+        events = [
+            (item.request_id, now, item.truth, item.reward, served[item.request_id])
+            for item in fresh
+            if served[item.request_id]["route_id"] == active.routes.route_id
+        ]
+        router.learner.apply(active, events)
+    return {"received": len(fresh), "duplicates": sorted(duplicates)}
+
+
+def _check_rewards(active: Active, items: list[FeedbackItem]) -> None:
+    if active.routes.policy not in _UNIT_REWARD:
+        return
+    for index, item in enumerate(items):
+        if item.reward is not None and not 0.0 <= item.reward <= 1.0:
+            raise RequestError(
+                400, "invalid_value", f"The '{active.routes.policy}' policy learns from rewards "
+                "in [0, 1]; scale the reward into that range.", field=f"[{index}].reward",
+                expected="a number in [0, 1]", received=repr(item.reward),
+            )  # fmt: skip
+
+
+def _find_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The log rows of ``ids``, waiting briefly for rows still in some replica's buffer."""
+    found = _query_requests(router, ids)
+    deadline = time.monotonic() + _WAIT_FOR_REQUESTS_S
+    while len(found) < len(ids) and time.monotonic() < deadline:
+        router.log.flush(timeout=0.5)
+        found |= _query_requests(router, [i for i in ids if i not in found])
+        if len(found) < len(ids):
+            time.sleep(0.1)
+    others = [i for i in ids if i not in found or found[i]["endpoint"] != router.endpoint]
+    if others:
+        raise RequestError(
+            404, "unknown_request_id", f"The endpoint '{router.endpoint}' served no request "
+            f"with the id {others[0]!r}" + (f" (nor {len(others) - 1} more)" if len(others) > 1
+            else "") + ". Use the ids from the 'request_ids' of a prediction.",
+            field="request_id", expected="an id from a prediction's request_ids",
+            received=repr(others[0]),
+        )  # fmt: skip
+    refused = [i for i in ids if found[i]["status"] != 200]
+    if refused:
+        raise RequestError(
+            400, "refused_request", f"The request {refused[0]!r} was refused "
+            f"({found[refused[0]]['status']}), so it has no prediction to give feedback on.",
+            field="request_id", received=repr(refused[0]),
+        )  # fmt: skip
+    return found
+
+
+def _query_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = router.store.query(
+        "SELECT request_id, endpoint, status, arm, prediction, features, route_id "
+        "FROM requests WHERE request_id IN (SELECT unnest(?::VARCHAR[]))",
+        [ids],
+    ).to_pylist()
+    return {row["request_id"]: row for row in rows}
+
+
+def _existing_feedback(router: Router, ids: list[str]) -> set[str]:
+    rows = router.store.query(
+        "SELECT feedback_id FROM feedback WHERE feedback_id IN (SELECT unnest(?::VARCHAR[]))",
+        [ids],
+    )
+    return set(rows.column("feedback_id").to_pylist())
+
+
+def _feedback_row(item: FeedbackItem, now: datetime, source: str) -> dict[str, Any]:
+    return {
+        "feedback_id": item.request_id,  # one feedback per request: a repeat is ignored
+        "request_id": item.request_id,
+        "time": now,
+        "truth": json.dumps(item.truth) if item.has_truth else None,
+        "reward": item.reward,
+        "source": source,
+    }
+
+
+class Learner:
+    """Keeps a replica's bandit up to date with the feedback in the store.
+
+    Args:
+        router: The replica's router.
+        every_s: Seconds between reads of new feedback.
+    """
+
+    def __init__(self, router: Router, every_s: float = 1.0) -> None:
+        self.router = router
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._route = ""
+        self._since = datetime.min
+        self._applied: dict[str, datetime] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start_routes(self, active: Active) -> None:
+        """Forget the old routes and replay the feedback already stored for the new ones."""
+        with self._lock:
+            self._route = active.routes.route_id
+            self._since = datetime.min
+            self._applied = {}
+        if active.routes.is_bandit:
+            try:
+                self.catch_up(active)
+            except Exception as exc:  # the thread catches up once the store answers
+                log.warning("Feedback for %s could not be replayed yet: %s", self._route, exc)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="learner")
+            self._thread.start()
+
+    def catch_up(self, active: Active) -> None:
+        """Learn from feedback stored since the last read (all of it for new routes)."""
+        since = self._since - _LOOKBACK if self._since > datetime.min else datetime.min
+        rows = self.router.store.query(
+            _EVENTS_SQL, [self.router.endpoint, active.routes.route_id, since]
+        ).to_pylist()
+        self.apply(
+            active,
+            [
+                (row["feedback_id"], row["time"], _loads(row["truth"]), row["reward"], row)
+                for row in rows
+            ],
+        )
+
+    def apply(self, active: Active, events: Iterable[tuple[str, datetime, Any, Any, dict]]) -> None:
+        """Update the policy with feedback not applied yet: (id, time, truth, reward, request)."""
+        learned: list[Event] = []
+        with self._lock:
+            if active.routes.route_id != self._route:
+                return
+            for feedback_id, when, truth, reward, request in events:
+                if feedback_id in self._applied:
+                    continue
+                self._applied[feedback_id] = when
+                self._since = max(self._since, when)
+                value = _reward(active.routes.reward, truth, reward, request)
+                if value is not None:
+                    learned.append(Event(request["arm"], value, _context(active, request)))
+            self._forget_before(self._since - 2 * _LOOKBACK)
+        if learned and active.routes.is_bandit:
+            with self.router.lock:
+                active.policy.replay(learned)
+
+    def stop(self) -> None:
+        """Stop reading feedback."""
+        self._stop.set()
+
+    def _forget_before(self, cutoff: datetime) -> None:
+        if len(self._applied) > 10_000:
+            self._applied = {k: t for k, t in self._applied.items() if t >= cutoff}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            active = self.router.active
+            if active is None or not active.routes.is_bandit:
+                continue
+            try:
+                self.catch_up(active)
+            except Exception as exc:  # the store is away: try again next time
+                log.warning("New feedback could not be read: %s", exc)
+
+
+def context_columns(inputs: list[dict[str, Any]]) -> list[str]:
+    """The numeric features, which contextual policies read."""
+    return [
+        spec["name"]
+        for spec in inputs
+        if spec.get("dtype") is None or pd.api.types.pandas_dtype(spec["dtype"]).kind in "iuf"
+    ]
+
+
+def _context(active: Active, request: dict[str, Any]) -> tuple[float, ...] | None:
+    if not active.policy.contextual:
+        return None
+    features = _loads(request["features"])
+    return tuple(float(features[name]) for name in context_columns(active.inputs))
+
+
+def _reward(mode: str, truth: Any, reward: Any, request: dict[str, Any]) -> float | None:
+    if mode == "reward":
+        return None if reward is None or not math.isfinite(reward) else float(reward)
+    if truth is None:
+        return None
+    return 1.0 if _same(truth, _loads(request["prediction"])) else 0.0
+
+
+def _same(truth: Any, prediction: Any) -> bool:
+    if truth == prediction:
+        return True
+    numbers = (int, float)
+    if isinstance(truth, numbers) and isinstance(prediction, numbers):
+        return math.isclose(float(truth), float(prediction))
+    return str(truth) == str(prediction)
+
+
+def _loads(text: Any) -> Any:
+    return json.loads(text) if isinstance(text, str) else text

@@ -1,0 +1,452 @@
+"""The router of one endpoint: the Ray Serve ingress that routes, predicts and logs.
+
+Each replica holds the endpoint's model versions and its routing policy. For every request
+it checks the input against the model signature, lets the policy choose a model version per
+instance (with the propensity), predicts, runs the shadows, appends one log row per instance
+and answers. Routes arrive through ``reconfigure`` (a Serve ``user_config``), so a change of
+weights or policy takes effect in the running replicas without dropping a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mlops_lab.routing import Policy
+from mlops_lab.routing._rollout import Routes
+from mlops_lab.serve._feedback import Learner, context_columns, take_feedback
+from mlops_lab.serve._log import LogBuffer
+from mlops_lab.serve._models import Models, Served
+from mlops_lab.serve._protocol import (
+    RequestError,
+    openapi,
+    parse_feedback,
+    parse_instances,
+    read_json,
+    to_json_values,
+)
+from mlops_lab.serve._v2 import infer_response, model_metadata, parse_infer
+from mlops_lab.store._actor import ActorStore, find_store_actor
+
+log = logging.getLogger(__name__)
+
+# Rows of the error log keep at most this much of a refused body.
+_ERROR_BODY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_instances: int = 10_000
+
+
+@dataclass(frozen=True)
+class Active:
+    """The routes a replica serves now, with their policy and loaded models."""
+
+    routes: Routes
+    policy: Policy
+    models: dict[str, Served]
+    inputs: list[dict[str, Any]]
+    signature: dict[str, Any]
+    contexts: list[str]  # the features a contextual policy reads
+
+
+@dataclass
+class Outcome:
+    """What a batch of instances got: predictions and how each was routed."""
+
+    request_ids: list[str]
+    predictions: list[Any]
+    arms: list[str]
+
+
+def new_request_id() -> str:
+    """A request id that sorts by time: milliseconds since the epoch, then 64 random bits."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
+
+
+class Router:
+    """One endpoint's router; Ray Serve makes it a deployment (see ``_app.py``).
+
+    Args:
+        endpoint: The endpoint's name; its HTTP routes live under ``/<endpoint>``.
+        namespace: The lab's Ray namespace, where the store actor is found.
+        spill_dir: Node-local folder of the request log's journal and spill files.
+    """
+
+    def __init__(self, endpoint: str, namespace: str, spill_dir: str) -> None:
+        self.endpoint = endpoint
+        self._prefix = f"/{endpoint}"
+        handle = find_store_actor(namespace)
+        if handle is None:
+            raise RuntimeError(f"The lab's store actor is not running in '{namespace}'.")
+        self.store = ActorStore(handle, timeout=10.0)
+        # A short timeout: while the store is away, log rows go to disk instead of waiting.
+        self.log = LogBuffer(ActorStore(handle, timeout=0.5), "requests", spill_dir=Path(spill_dir))
+        self.models = Models(ActorStore(handle, timeout=60.0))
+        self.limits = Limits()
+        self.logging = True
+        self.lock = threading.Lock()  # guards the policy: requests choose, feedback updates
+        self.active: Active | None = None
+        self.learner = Learner(self)
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Take new routes (and limits); requests in flight finish on the old ones."""
+        routes = Routes.from_json(config["routes"])
+        self.limits = Limits(**config.get("limits", {}))
+        self.logging = bool(config.get("log", True))
+        current = self.active
+        if current is not None and current.routes == routes:
+            return
+        models = self.models.load(routes.models, config.get("trust", {}))
+        first = models[routes.arms[0]]
+        # A change of shadows alone keeps the routes' id, and what the policy learned.
+        kept = current.policy if current and current.routes.route_id == routes.route_id else None
+        active = Active(
+            routes, kept or routes.make_policy(), models, first.inputs, first.signature,
+            context_columns(first.inputs),
+        )  # fmt: skip
+        if kept is None:
+            self.learner.start_routes(active)
+        self.active = active
+
+    def __del__(self) -> None:
+        # Ray Serve calls __del__ when it stops a replica gracefully: send what is left.
+        self.learner.stop()
+        self.log.close(timeout=10.0)
+
+    # HTTP.
+
+    async def __call__(self, request: Request) -> Response:
+        """Answer ``/<endpoint>/predict``, ``/feedback``, ``/openapi.json`` and ``/``."""
+        path = request.url.path
+        tail = path[len(self._prefix) :] if path.startswith(self._prefix) else path
+        tail = tail.rstrip("/")
+        routes = {
+            ("POST", "/predict"): self._http_predict,
+            ("POST", "/feedback"): self._http_feedback,
+            ("GET", "/openapi.json"): self._http_openapi,
+            ("GET", ""): self._http_describe,
+        }
+        handler = routes.get((request.method, tail))
+        if handler is None:
+            return _error_response(_no_route(request.method, self._prefix + tail, routes))
+        return await handler(request)
+
+    async def _http_predict(self, request: Request) -> Response:
+        start = time.perf_counter()
+        body = await read_body(request, self.limits.max_body_bytes)
+        try:
+            if isinstance(body, RequestError):
+                raise body
+            payload = read_json(body, max_bytes=self.limits.max_body_bytes)
+            active = self._require_active()
+            frame = parse_instances(payload, active.inputs, max_instances=self.limits.max_instances)
+            outcome = self.predict_frame(frame, active, start)
+        except RequestError as error:
+            self._log_error(error, body, start)
+            return _error_response(error)
+        return JSONResponse(
+            {
+                "predictions": outcome.predictions,
+                "request_ids": outcome.request_ids,
+                "models": outcome.arms,
+            }
+        )
+
+    async def _http_feedback(self, request: Request) -> Response:
+        body = await read_body(request, self.limits.max_body_bytes)
+        try:
+            if isinstance(body, RequestError):
+                raise body
+            payload = read_json(body, max_bytes=self.limits.max_body_bytes)
+            items = parse_feedback(payload, max_items=self.limits.max_instances)
+            answer = await asyncio.to_thread(take_feedback, self, items, "http")
+        except RequestError as error:
+            return _error_response(error)
+        return JSONResponse(answer)
+
+    async def _http_openapi(self, request: Request) -> Response:
+        active = self.active
+        if active is None:
+            return _error_response(_not_ready(self.endpoint))
+        return JSONResponse(openapi(self.endpoint, active.inputs, active.signature))
+
+    async def _http_describe(self, request: Request) -> Response:
+        return JSONResponse(self.describe())
+
+    # Calls through a deployment handle (the Python API and the Open Inference Protocol).
+
+    def describe(self) -> dict[str, Any]:
+        """The endpoint's routes, the policy's statistics and the log's counts."""
+        active = self.active
+        stats = self.log.stats()
+        with self.lock:
+            learned = active.policy.stats() if active is not None else {}
+        return {
+            "endpoint": self.endpoint,
+            "replica_pid": os.getpid(),
+            "routes": None if active is None else active.routes.to_json(),
+            "policy_stats": learned,
+            "log": stats.__dict__,
+        }
+
+    def predict_payload(self, payload: Any) -> dict[str, Any]:
+        """Predict for ``{"instances": [...]}`` given as Python values (status and body)."""
+        start = time.perf_counter()
+        try:
+            active = self._require_active()
+            frame = parse_instances(payload, active.inputs, max_instances=self.limits.max_instances)
+            outcome = self.predict_frame(frame, active, start)
+        except RequestError as error:
+            self._log_error(error, payload, start)
+            return {"status": error.status, **error.body()}
+        return {
+            "status": 200,
+            "predictions": outcome.predictions,
+            "request_ids": outcome.request_ids,
+            "models": outcome.arms,
+        }
+
+    def infer(self, body: bytes) -> dict[str, Any]:
+        """An Open Inference Protocol v2 inference (status and body)."""
+        start = time.perf_counter()
+        try:
+            payload = read_json(body, max_bytes=self.limits.max_body_bytes)
+            active = self._require_active()
+            frame, infer_id = parse_infer(
+                payload, active.inputs, max_instances=self.limits.max_instances
+            )
+            outcome = self.predict_frame(frame, active, start)
+        except RequestError as error:
+            self._log_error(error, body, start)
+            return {"status": error.status, **error.body()}
+        answer = infer_response(
+            self.endpoint,
+            active.routes.route_id,
+            infer_id or outcome.request_ids[0],
+            outcome.predictions,
+            request_ids=outcome.request_ids,
+        )
+        return {"status": 200, **answer}
+
+    def metadata(self) -> dict[str, Any]:
+        """The Open Inference Protocol's model metadata (status and body)."""
+        active = self.active
+        if active is None:
+            return {"status": 503, **_not_ready(self.endpoint).body()}
+        body = model_metadata(self.endpoint, active.inputs, active.signature, list(active.models))
+        return {"status": 200, **body}
+
+    def feedback(self, items: list[dict[str, Any]], source: str = "api") -> dict[str, Any]:
+        """Take feedback given as Python values (status and body)."""
+        try:
+            parsed = parse_feedback(items, max_items=max(len(items), 1))
+            return {"status": 200, **take_feedback(self, parsed, source)}
+        except RequestError as error:
+            return {"status": error.status, **error.body()}
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every request logged so far is in the store."""
+        return self.log.flush(timeout)
+
+    # Serving.
+
+    def predict_frame(self, frame: pd.DataFrame, active: Active, start: float) -> Outcome:
+        """Route each instance, predict, run the shadows and log one row per instance."""
+        routes = active.routes
+        contexts = None
+        if active.policy.contextual:
+            contexts = frame[active.contexts].to_numpy(dtype=float)
+        with self.lock:
+            decisions = [
+                active.policy.choose(routes.arms, None if contexts is None else contexts[i])
+                for i in range(len(frame))
+            ]
+        predictions: list[Any] = [None] * len(frame)
+        for arm, rows in _group(decisions).items():
+            part = frame if len(rows) == len(frame) else frame.iloc[rows]
+            values = _predict(active.models[arm], part)
+            for row, value in zip(rows, values, strict=True):
+                predictions[row] = value
+        shadows = {arm: _shadow(active.models[arm], frame) for arm in routes.shadow}
+        outcome = Outcome(
+            [new_request_id() for _ in decisions], predictions, [d.arm for d in decisions]
+        )
+        if self.logging:
+            self._log_rows(frame, active, decisions, outcome, shadows, start)
+        return outcome
+
+    def _log_rows(
+        self, frame: pd.DataFrame, active: Active, decisions: list[Any], outcome: Outcome,
+        shadows: dict[str, list[Any]], start: float,
+    ) -> None:  # fmt: skip
+        now = _now()
+        latency = (time.perf_counter() - start) * 1000.0
+        features = _records(frame)
+        for i, decision in enumerate(decisions):
+            served = active.models[decision.arm]
+            self.log.append(
+                {
+                    "request_id": outcome.request_ids[i],
+                    "time": now,
+                    "endpoint": self.endpoint,
+                    "model": served.name,
+                    "model_version": served.version,
+                    "arm": decision.arm,
+                    "propensity": decision.propensity,
+                    "policy": active.routes.policy,
+                    "features": features[i],
+                    # JSON text: predictions of one batch need not share a type.
+                    "prediction": json.dumps(outcome.predictions[i]),
+                    "latency_ms": latency,
+                    "status": 200,
+                    "error": None,
+                    "shadow": {arm: values[i] for arm, values in shadows.items()} or None,
+                    "route_id": active.routes.route_id,
+                }
+            )
+
+    def _log_error(self, error: RequestError, body: Any, start: float) -> None:
+        if not self.logging:
+            return
+        active = self.active
+        if isinstance(body, RequestError | None):
+            received = None
+        elif isinstance(body, bytes):
+            received = body[:_ERROR_BODY_CHARS].decode("utf-8", "replace")
+        else:
+            received = repr(body)[:_ERROR_BODY_CHARS]
+        self.log.append(
+            {
+                "request_id": new_request_id(),
+                "time": _now(),
+                "endpoint": self.endpoint,
+                "model": None,
+                "model_version": None,
+                "arm": None,
+                "propensity": None,
+                "policy": None if active is None else active.routes.policy,
+                "features": {"body": received},
+                "prediction": None,
+                "latency_ms": (time.perf_counter() - start) * 1000.0,
+                "status": error.status,
+                "error": f"{error.code}: {error.message}",
+                "shadow": None,
+                "route_id": None if active is None else active.routes.route_id,
+            }
+        )
+
+    def _require_active(self) -> Active:
+        active = self.active
+        if active is None:
+            raise _not_ready(self.endpoint)
+        return active
+
+
+def _predict(served: Served, frame: pd.DataFrame) -> list[Any]:
+    try:
+        return to_json_values(served.model.predict(frame))
+    except Exception as exc:  # the input passed the signature yet the model refused it
+        raise RequestError(
+            422,
+            "model_error",
+            f"Model {served.ref} could not predict on this input: {type(exc).__name__}: {exc}. "
+            "Check the values against the data the model was trained on.",
+        ) from None
+
+
+def _shadow(served: Served, frame: pd.DataFrame) -> list[Any]:
+    try:
+        return to_json_values(served.model.predict(frame))
+    except Exception as exc:  # a shadow never fails the request; its error is logged
+        return [{"error": f"{type(exc).__name__}: {exc}"}] * len(frame)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts of plain Python values (DataFrame.to_dict is ten times slower)."""
+    names = list(frame.columns)
+    columns = [frame[name].tolist() for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _group(decisions: list[Any]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, decision in enumerate(decisions):
+        rows[decision.arm].append(i)
+    return rows
+
+
+async def read_body(request: Request, limit: int) -> bytes | RequestError:
+    """The body, read up to ``limit`` bytes; a RequestError past it (nothing more is read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> RequestError:
+    return RequestError(
+        413,
+        "body_too_large",
+        f"The request body has {size} bytes or more; at most {limit} are accepted. "
+        "Send fewer instances per request.",
+        field="body",
+        expected=f"at most {limit} bytes",
+        received=f"{size} bytes",
+    )
+
+
+def _not_ready(endpoint: str) -> RequestError:
+    return RequestError(
+        503, "not_ready", f"The endpoint '{endpoint}' has no routes yet; retry in a moment."
+    )
+
+
+def _no_route(method: str, path: str, routes: dict[tuple[str, str], Any]) -> RequestError:
+    prefix = path.split("/")[1] if path.count("/") else ""
+    known = [f"{m} /{prefix}{p}" for m, p in routes]
+    same_path = [m for m, p in routes if f"/{prefix}{p}" == path]
+    if same_path:
+        return RequestError(
+            405,
+            "method_not_allowed",
+            f"{method} is not allowed on {path}; use {same_path[0]}.",
+            expected=same_path[0],
+            received=method,
+        )
+    return RequestError(
+        404, "not_found", f"No route {method} {path}. This endpoint answers: {', '.join(known)}."
+    )
+
+
+def _error_response(error: RequestError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status)
+
+
+def _now() -> datetime:
+    # The store keeps naive UTC timestamps.
+    return datetime.now(UTC).replace(tzinfo=None)
