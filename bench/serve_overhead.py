@@ -8,9 +8,13 @@
 3. Router with logging off (the benchmark's own switch, not a user option), to isolate the
    cost of logging on the tail latency.
 
-Each is driven over HTTP by the same asyncio client (aiohttp) at the same concurrency, one
-instance per request, with a warm-up first. Afterwards every request id the router returned
-must have exactly one row in the store.
+Each is driven over HTTP by the same asyncio client (aiohttp), one instance per request,
+with a warm-up first, twice: at ``--concurrency`` clients (8) for throughput, where every
+core is busy and latency is mostly queueing, and at one client for latency (p50, p99), where
+nothing queues and the difference is the time the router adds to a request. The p99 ratio
+of logging on to off is taken under load, where the background writes compete with
+requests. Afterwards every request id the router returned must have exactly one row in the
+store.
 
     python bench/serve_overhead.py --quick
 
@@ -36,6 +40,7 @@ from ray import serve
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.serve._endpoint import _run, endpoint_config
@@ -51,10 +56,10 @@ class Bare:
         self.model = Registry(ActorStore(find_store_actor(namespace))).load(ref)
         self.columns = list(self.model.feature_names_in_)
 
-    async def __call__(self, request: Request) -> dict[str, Any]:
+    async def __call__(self, request: Request) -> JSONResponse:
         payload = await request.json()
         frame = pd.DataFrame(payload["instances"], columns=self.columns)
-        return {"predictions": self.model.predict(frame).tolist()}
+        return JSONResponse({"predictions": self.model.predict(frame).tolist()})
 
 
 async def _drive(url: str, body: dict, seconds: float, concurrency: int) -> dict[str, Any]:
@@ -80,19 +85,45 @@ async def _drive(url: str, body: dict, seconds: float, concurrency: int) -> dict
         began = time.perf_counter()
         await asyncio.gather(*(client(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
+    return {"latencies": latencies, "elapsed": elapsed, "errors": errors, "ids": ids}
+
+
+def measure(targets: dict[str, str], body: dict, rounds: int, seconds: float,
+            concurrency: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Each target under load and alone, interleaved round by round, so that a drift of the
+    machine's speed during the run falls on every target alike."""
+    for url in targets.values():
+        asyncio.run(_drive(url, body, 2.0, concurrency))  # warm-up
+    runs: dict[str, dict[str, list]] = {
+        name: {"loaded": [], "alone": []} for name in targets
+    }  # fmt: skip
+    for round_ in range(rounds):
+        order = list(targets)[round_ % len(targets) :] + list(targets)[: round_ % len(targets)]
+        for name in order:
+            runs[name]["loaded"].append(
+                asyncio.run(_drive(targets[name], body, seconds, concurrency))
+            )
+            runs[name]["alone"].append(asyncio.run(_drive(targets[name], body, seconds, 1)))
+    return {name: _pooled(parts) for name, parts in runs.items()}
+
+
+def _pooled(parts: dict[str, list]) -> dict[str, Any]:
+    loaded, alone = parts["loaded"], parts["alone"]
+    under_load = sorted(x for run in loaded for x in run["latencies"])
+    by_itself = sorted(x for run in alone for x in run["latencies"])
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies),
-        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
-        "errors": errors,
-        "ids": ids,
+        "rps": sum(len(run["latencies"]) for run in loaded) / sum(r["elapsed"] for r in loaded),
+        "p50_ms": statistics.median(by_itself),
+        "p99_alone_ms": _p99(by_itself),
+        "p50_loaded_ms": statistics.median(under_load),
+        "p99_ms": _p99(under_load),
+        "errors": sum(run["errors"] for run in loaded + alone),
+        "ids": [i for run in loaded + alone for i in run["ids"]],
     }
 
 
-def measure(url: str, body: dict, seconds: float, concurrency: int) -> dict[str, Any]:
-    asyncio.run(_drive(url, body, min(seconds, 2.0), concurrency))  # warm-up
-    return asyncio.run(_drive(url, body, seconds, concurrency))
+def _p99(values: list[float]) -> float:
+    return values[int(0.99 * (len(values) - 1))]
 
 
 def main() -> None:
@@ -100,7 +131,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    seconds = 8.0 if args.quick else 30.0
+    rounds, seconds = (4, 3.0) if args.quick else (10, 6.0)
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
@@ -115,11 +146,16 @@ def main() -> None:
             ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
         )  # fmt: skip
         serve.run(bare.bind(lab.settings.namespace, first), name="bare", route_prefix="/bare")
-        bare_run = measure(f"{base}/bare", body, seconds, args.concurrency)
-        serve.delete("bare")
-
         endpoint = lab.deploy("bench", first).split({first: 0.5, second: 0.5})
-        router_run = measure(f"{endpoint.url}/predict", body, seconds, args.concurrency)
+        quiet = lab.deploy("bench-quiet", first).split({first: 0.5, second: 0.5})
+        _run("bench-quiet", {**endpoint_config(lab.store, "bench-quiet"), "log": False},
+             lab.settings)  # fmt: skip
+        runs = measure(
+            {"bare": f"{base}/bare", "router": f"{endpoint.url}/predict",
+             "quiet": f"{quiet.url}/predict"},
+            body, rounds, seconds, args.concurrency,
+        )  # fmt: skip
+        bare_run, router_run, quiet_run = runs["bare"], runs["router"], runs["quiet"]
         endpoint.flush()
         ids = router_run["ids"]
         logged = lab.sql(
@@ -127,11 +163,6 @@ def main() -> None:
             "WHERE request_id IN (SELECT unnest(?::VARCHAR[]))",
             params=[ids],
         ).iloc[0]
-
-        config = endpoint_config(lab.store, "bench")
-        _run("bench", {**config, "log": False}, lab.settings)
-        quiet_run = measure(f"{endpoint.url}/predict", body, seconds, args.concurrency)
-        endpoint.undeploy()
 
     summary = {
         "bare_rps": round(bare_run["rps"], 1),
@@ -144,10 +175,15 @@ def main() -> None:
         "lost_logs": len(set(ids)) - int(logged["ids"]),
         "duplicate_logs": int(logged["n"]) - int(logged["ids"]),
         "router_quiet_rps": round(quiet_run["rps"], 1),
+        "bare_p50_loaded_ms": round(bare_run["p50_loaded_ms"], 3),
+        "router_p50_loaded_ms": round(router_run["p50_loaded_ms"], 3),
         "router_p99_ms": round(router_run["p99_ms"], 3),
         "router_quiet_p99_ms": round(quiet_run["p99_ms"], 3),
+        "bare_p99_alone_ms": round(bare_run["p99_alone_ms"], 3),
+        "router_p99_alone_ms": round(router_run["p99_alone_ms"], 3),
         "errors": bare_run["errors"] + router_run["errors"] + quiet_run["errors"],
         "concurrency": args.concurrency,
+        "rounds": rounds,
         "seconds_per_run": seconds,
     }
     print(json.dumps(summary))

@@ -114,6 +114,8 @@ def start_head(settings: Settings) -> LocalHead:
         )
         code = process.wait(timeout=180)
     if code != 0:
+        # A start that timed out can leave the GCS and the dashboard running: stop them.
+        stop_session(process.pid)
         tail = log_path.read_text()[-2000:]
         raise RuntimeStartError(
             f"`ray start` exited with code {code} (log: {log_path}). If port {port} is "
@@ -138,16 +140,21 @@ def stop_head(head: LocalHead, settings: Settings, grace: float = 5.0) -> None:
     store is closed before this, so a forced stop loses nothing; some Ray daemons take far
     longer than ``grace`` to honour SIGTERM.
     """
+    stop_session(head.pgid, grace)
+    settings.runtime_file.unlink(missing_ok=True)
+
+
+def stop_session(sid: int, grace: float = 5.0) -> None:
+    """Stop every process of session ``sid``: SIGTERM, then SIGKILL after ``grace``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for process in session_processes(head.pgid):
+        for process in session_processes(sid):
             with contextlib.suppress(psutil.Error):
                 process.send_signal(sig)
         deadline = time.monotonic() + grace
-        while (left := session_processes(head.pgid)) and time.monotonic() < deadline:
+        while (left := session_processes(sid)) and time.monotonic() < deadline:
             time.sleep(0.2)
         if not left:
             break
-    settings.runtime_file.unlink(missing_ok=True)
 
 
 def group_running(pgid: int) -> bool:

@@ -99,7 +99,12 @@ class Router:
             raise RuntimeError(f"The lab's store actor is not running in '{namespace}'.")
         self.store = ActorStore(handle, timeout=10.0)
         # A short timeout: while the store is away, log rows go to disk instead of waiting.
-        self.log = LogBuffer(ActorStore(handle, timeout=0.5), "requests", spill_dir=Path(spill_dir))
+        # Rows are written once a second: a store transaction costs about 10 ms of CPU
+        # whatever its size, which more frequent writes would take from the requests.
+        self.log = LogBuffer(
+            ActorStore(handle, timeout=0.5), "requests", spill_dir=Path(spill_dir),
+            flush_every_s=1.0,
+        )  # fmt: skip
         self.models = Models(ActorStore(handle, timeout=60.0))
         self.limits = Limits()
         self.logging = True

@@ -42,7 +42,10 @@ def test_sql_line_and_cell_return_dataframes(shell: InteractiveShell) -> None:
         ("sql", "needs a query"),
         ("sql SELECT * FROM nowhere", "nowhere"),
         ("status now", "takes no arguments"),
-        ("deploy iris", "invalid choice: 'deploy'"),
+        ("deploy iris", "the following arguments are required: model"),
+        ("deploy Bad_Name iris@1", "endpoint name must start with a lowercase letter"),
+        ("canary nowhere advance", "No endpoint named 'nowhere'"),
+        ("undeploy", "the following arguments are required: endpoint"),
         ("", "the following arguments are required"),
         ("datasets all", "takes no arguments"),
         ("models a b", "at most a model name"),
@@ -85,4 +88,42 @@ def test_help_shows_usage(shell: InteractiveShell) -> None:
     """%mlops? shows the subcommands and an example."""
     doc = shell.find_line_magic("mlops").__doc__
     assert "%mlops status" in doc and "%mlops sql SELECT" in doc
-    assert "%mlops {status,sql,datasets,models,tune}" in doc
+    assert "{status,sql,datasets,models,tune,deploy,split,canary,shadow,bandit,feedback" in doc
+    assert "%mlops bandit EP a@1 b@2" in doc
+
+
+def test_deployment_magics_are_one_api_call_each(shell: InteractiveShell, lab: Lab) -> None:
+    """%mlops deploy / split / shadow / bandit / feedback / endpoints / undeploy drive the
+    Python API; mistakes in their arguments are UsageErrors that leave the routes as they
+    were."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    first = lab.registry.register("magic-iris", LogisticRegression(max_iter=500).fit(X, y)).ref
+    second = lab.registry.register("magic-iris", LogisticRegression(C=0.1).fit(X, y)).ref
+    endpoint = shell.run_line_magic("mlops", f"deploy magic-ep {first}")
+    shell.run_line_magic("mlops", f"split magic-ep {first}=0.5 {second}=0.5")
+    assert endpoint.routes.params["weights"] == {first: 0.5, second: 0.5}
+    before = endpoint.routes
+    for line, message in [
+        (f"split magic-ep {first}=lots", "could not read"),
+        (f"bandit magic-ep {first} {second} --policy thompsen", "Did you mean 'thompson'"),
+        (f"bandit magic-ep {first} {second} --param gamma=2", "gamma"),
+        (f"shadow magic-ep {first}", "already serve traffic"),
+        ("feedback magic-ep no_such_frame", "no variable 'no_such_frame'"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            shell.run_line_magic("mlops", line)
+    assert endpoint.routes == before
+    shell.run_line_magic("mlops", f"bandit magic-ep {first} {second} --param seed=1")
+    assert endpoint.routes.policy == "thompson"
+    answer = endpoint.predict(X.head(4))
+    shell.user_ns["truth"] = answer.assign(truth=y.head(4).tolist())
+    assert shell.run_line_magic("mlops", "feedback magic-ep truth")["received"] == 4
+    shell.user_ns["unknown"] = pd.DataFrame({"request_id": ["nope"], "truth": [1]})
+    with pytest.raises(UsageError, match="served no request with the id 'nope'"):
+        shell.run_line_magic("mlops", "feedback magic-ep unknown")
+    assert "magic-ep" in set(shell.run_line_magic("mlops", "endpoints").endpoint)
+    shell.run_line_magic("mlops", "undeploy magic-ep")
+    assert "magic-ep" not in set(lab.endpoints().endpoint)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -142,6 +145,39 @@ def test_a_bandit_moves_traffic_to_the_better_model(
     assert learned[good]["mean_reward"] > learned[bad]["mean_reward"]
 
 
+def test_a_restarted_replica_keeps_what_the_bandit_learned(
+    lab: Lab, endpoint, models: dict[str, str]
+) -> None:
+    """The router replica is killed; its replacement rebuilds the bandit from the feedback
+    in the store: the same pulls per model, the same routes."""
+    good, bad = models["serve-lr"], models["serve-dummy"]
+    endpoint.bandit([good, bad], policy="ucb1")
+    for round_ in range(5):
+        rows, truth = _instances(10, seed=200 + round_)
+        answer = _post(f"{endpoint.url}/predict", {"instances": rows}).json()
+        feedback = [
+            {"request_id": rid, "truth": t}
+            for rid, t in zip(answer["request_ids"], truth, strict=True)
+        ]
+        _post(f"{endpoint.url}/feedback", feedback)
+    before = endpoint.describe()
+    os.kill(before["replica_pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            after = endpoint.describe()
+            if after["replica_pid"] != before["replica_pid"]:
+                break
+        except Exception:  # the replica is being replaced
+            pass
+        assert time.monotonic() < deadline, "no new replica within 120 s"
+        time.sleep(1.0)
+    assert after["routes"] == before["routes"]
+    pulls = {arm: stats["pulls"] for arm, stats in after["policy_stats"].items()}
+    assert pulls == {arm: stats["pulls"] for arm, stats in before["policy_stats"].items()}
+    assert sum(pulls.values()) == 50
+
+
 def test_a_discounted_bandit_follows_a_change_of_better_model(
     lab: Lab, endpoint, models: dict[str, str]
 ) -> None:
@@ -248,6 +284,8 @@ def test_open_inference_protocol_v2_from_a_plain_http_client(
         ({"instances": [[1.0, 2.0, "x", 4.0]]}, 400, "instances[0][2]"),
         ({"rows": []}, 400, "instances"),
         (b"{not json", 400, "body"),
+        (b'{"instances": [[NaN, 1.0, 2.0, 3.0]]}', 400, "instances[0][0]"),
+        (b"[" + b"1," * (5 * 1024 * 1024) + b"1]", 413, "body"),
     ],
 )
 def test_bad_input_is_a_4xx_naming_the_field_and_is_logged(
