@@ -169,7 +169,7 @@ def deploy(lab: mlops_lab.Lab, rounds: int = 40, batch: int = 25) -> mlops_lab.E
     data = churn_frame().dropna()
     X, y = data.drop(columns="churned"), data["churned"]
     baseline = lab.registry.register("churn-baseline", DummyClassifier().fit(X, y), reference=X)
-    endpoint = lab.deploy("churn", "churn@champion")
+    endpoint = lab.deploy("churn", "churn@champion", trusted=["sklearn.tree._tree.Tree"])
     print(f"Deployed churn@champion at {endpoint.url}")
     endpoint.canary("churn@challenger", steps=[0.1, 0.5, 1.0]).advance()
     print(f"Canary, second step: {endpoint!r}")
@@ -194,6 +194,7 @@ def deploy(lab: mlops_lab.Lab, rounds: int = 40, batch: int = 25) -> mlops_lab.E
                 http.post(f"{endpoint.url}/feedback", json=waiting.pop(0), timeout=60)
     endpoint.flush()
     print(endpoint.view(every="2s"))
+    print("Accuracy from the feedback (on rows the models were trained on):")
     print(lab.sql(
         "SELECT r.arm, count(*) AS requests, count(f.request_id) AS with_truth, "
         "round(avg(CASE WHEN f.truth IS NULL THEN NULL "
@@ -236,15 +237,17 @@ def main() -> int:
     """Run the demo; return the exit code."""
     print("Starting (or attaching to) the lab runtime ...", flush=True)
     lab = mlops_lab.connect()
-    train(lab)
-    log_requests(lab)
-    print("\nServing: canary, shadow, then Thompson sampling over live HTTP traffic")
-    deploy(lab)
-    print("\nRouting policies, simulated: share of traffic per model when churn@2 becomes the")
-    print("better model halfway through")
-    print(simulate_routing().to_string())
-    print(lab.status())
-    lab.shutdown()
+    try:
+        train(lab)
+        log_requests(lab)
+        print("\nServing: canary, shadow, then Thompson sampling over live HTTP traffic")
+        deploy(lab)
+        print("\nRouting policies, simulated: share of traffic per model when churn@2 becomes")
+        print("the better model halfway through")
+        print(simulate_routing().to_string())
+        print(lab.status())
+    finally:  # a failed step must not leave the runtime running
+        lab.shutdown()
     print("Lab stopped; the store stays at", lab.settings.store_path)
     return 0
 
