@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse, Response
 
 from mlops_lab import __version__
 from mlops_lab._warm import cold_runtime_env
+from mlops_lab.serve._http import error_response, read_body, unauthorized
 from mlops_lab.serve._protocol import RequestError
-from mlops_lab.serve._router import Router, read_body
+from mlops_lab.serve._router import Router
 
 GATEWAY_APP = "mlops_lab_v2"
 # The gateway reads a body before the router checks it; this bounds what it will read.
@@ -56,7 +57,7 @@ def run_router(
             name="gateway",
             ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
         )(Gateway)
-        serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
+        serve.run(gateway.bind(config.get("auth")), name=GATEWAY_APP, route_prefix="/v2")
 
 
 def _version(init_args: tuple[str, ...]) -> str:
@@ -70,12 +71,22 @@ def delete_router(endpoint: str) -> None:
 
 
 class Gateway:
-    """The Open Inference Protocol (v2) paths, handed to each endpoint's router."""
+    """The Open Inference Protocol (v2) paths, handed to each endpoint's router.
+
+    Args:
+        auth: The SHA-256 of the token clients must send, or None on loopback without one.
+    """
+
+    def __init__(self, auth: str | None) -> None:
+        self.auth = auth
 
     async def __call__(self, request: Request) -> Response:
         """Answer ``/v2``, ``/v2/health/{live,ready}`` and ``/v2/models/<endpoint>/...``."""
         parts = [part for part in request.url.path.split("/") if part][1:]
         try:
+            refused = unauthorized(request, self.auth)
+            if refused is not None:
+                raise refused
             if request.method == "GET" and parts in ([], ["health", "live"], ["health", "ready"]):
                 return JSONResponse(_server(parts))
             if len(parts) >= 2 and parts[0] == "models":
@@ -86,7 +97,7 @@ class Gateway:
                 "POST /v2/models/<endpoint>/infer.",
             )  # fmt: skip
         except RequestError as error:
-            return JSONResponse(error.body(), status_code=error.status)
+            return error_response(error)
 
     async def _model(self, request: Request, endpoint: str, rest: list[str]) -> Response:
         if len(rest) >= 2 and rest[0] == "versions":  # /versions/<v>/... serves as the endpoint

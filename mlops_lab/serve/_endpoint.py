@@ -26,6 +26,7 @@ from mlops_lab.routing import PolicyError
 from mlops_lab.routing import _rollout as rollout
 from mlops_lab.routing._rollout import Routes
 from mlops_lab.serve._app import delete_router, run_router
+from mlops_lab.serve._http import token_digest
 from mlops_lab.serve._views import TrafficView, traffic
 from mlops_lab.store import StoreClient
 
@@ -306,8 +307,9 @@ def _current(store: StoreClient, name: str) -> dict[str, Any] | None:
 def _run(name: str, config: dict[str, Any], settings: Settings) -> None:
     served = {key: config[key] for key in ("routes", "trust", "limits", "log")}
     run_router(
-        name, served, namespace=settings.namespace, spill_dir=settings.home.absolute() / "spill",
-        replicas=config["replicas"], replica_cpus=config["replica_cpus"],
+        name, {**served, "auth": token_digest(settings.auth_token)}, namespace=settings.namespace,
+        spill_dir=settings.home.absolute() / "spill", replicas=config["replicas"],
+        replica_cpus=config["replica_cpus"],
     )  # fmt: skip
 
 

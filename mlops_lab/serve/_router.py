@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from mlops_lab.routing import Policy
 from mlops_lab.routing._rollout import Routes
 from mlops_lab.serve._feedback import Learner, context_columns, take_feedback
+from mlops_lab.serve._http import error_response, no_route, read_body, unauthorized
 from mlops_lab.serve._log import LogBuffer
 from mlops_lab.serve._models import Models, Served
 from mlops_lab.serve._protocol import (
@@ -108,6 +109,7 @@ class Router:
         self.models = Models(ActorStore(handle, timeout=60.0))
         self.limits = Limits()
         self.logging = True
+        self.auth: str | None = None  # the SHA-256 of the token HTTP clients must send
         self.lock = threading.Lock()  # guards the policy: requests choose, feedback updates
         self.active: Active | None = None
         self.learner = Learner(self)
@@ -117,6 +119,7 @@ class Router:
         routes = Routes.from_json(config["routes"])
         self.limits = Limits(**config.get("limits", {}))
         self.logging = bool(config.get("log", True))
+        self.auth = config.get("auth")
         current = self.active
         if current is not None and current.routes == routes:
             return
@@ -150,9 +153,12 @@ class Router:
             ("GET", "/openapi.json"): self._http_openapi,
             ("GET", ""): self._http_describe,
         }
+        refused = unauthorized(request, self.auth)
+        if refused is not None:
+            return error_response(refused)
         handler = routes.get((request.method, tail))
         if handler is None:
-            return _error_response(_no_route(request.method, self._prefix + tail, routes))
+            return error_response(no_route(request.method, self._prefix + tail, routes))
         return await handler(request)
 
     async def _http_predict(self, request: Request) -> Response:
@@ -167,7 +173,7 @@ class Router:
             outcome = self.predict_frame(frame, active, start)
         except RequestError as error:
             self._log_error(error, body, start)
-            return _error_response(error)
+            return error_response(error)
         return JSONResponse(
             {
                 "predictions": outcome.predictions,
@@ -185,13 +191,13 @@ class Router:
             items = parse_feedback(payload, max_items=self.limits.max_instances)
             answer = await asyncio.to_thread(take_feedback, self, items, "http")
         except RequestError as error:
-            return _error_response(error)
+            return error_response(error)
         return JSONResponse(answer)
 
     async def _http_openapi(self, request: Request) -> Response:
         active = self.active
         if active is None:
-            return _error_response(_not_ready(self.endpoint))
+            return error_response(_not_ready(self.endpoint))
         return JSONResponse(openapi(self.endpoint, active.inputs, active.signature))
 
     async def _http_describe(self, request: Request) -> Response:
@@ -399,57 +405,10 @@ def _group(decisions: list[Any]) -> dict[str, list[int]]:
     return rows
 
 
-async def read_body(request: Request, limit: int) -> bytes | RequestError:
-    """The body, read up to ``limit`` bytes; a RequestError past it (nothing more is read)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return _too_large(int(declared), limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return _too_large(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> RequestError:
-    return RequestError(
-        413,
-        "body_too_large",
-        f"The request body has {size} bytes or more; at most {limit} are accepted. "
-        "Send fewer instances per request.",
-        field="body",
-        expected=f"at most {limit} bytes",
-        received=f"{size} bytes",
-    )
-
-
 def _not_ready(endpoint: str) -> RequestError:
     return RequestError(
         503, "not_ready", f"The endpoint '{endpoint}' has no routes yet; retry in a moment."
     )
-
-
-def _no_route(method: str, path: str, routes: dict[tuple[str, str], Any]) -> RequestError:
-    prefix = path.split("/")[1] if path.count("/") else ""
-    known = [f"{m} /{prefix}{p}" for m, p in routes]
-    same_path = [m for m, p in routes if f"/{prefix}{p}" == path]
-    if same_path:
-        return RequestError(
-            405,
-            "method_not_allowed",
-            f"{method} is not allowed on {path}; use {same_path[0]}.",
-            expected=same_path[0],
-            received=method,
-        )
-    return RequestError(
-        404, "not_found", f"No route {method} {path}. This endpoint answers: {', '.join(known)}."
-    )
-
-
-def _error_response(error: RequestError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status)
 
 
 def _now() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -21,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops_lab import EndpointError, Lab
+from mlops_lab.serve import deploy
 
 X, Y = load_iris(return_X_y=True, as_frame=True)
 FEATURES = list(X.columns)
@@ -57,6 +59,17 @@ def _post(url: str, payload: Any) -> requests.Response:
 def _instances(n: int, seed: int = 0) -> tuple[list[list[float]], list[int]]:
     rows = X.sample(n, replace=True, random_state=seed)
     return rows.to_numpy().tolist(), Y.loc[rows.index].tolist()
+
+
+def _served_with_truth(endpoint, n: int, seed: int) -> dict[str, Any]:
+    """Predict ``n`` instances over HTTP, then send their truth as feedback."""
+    rows, truth = _instances(n, seed=seed)
+    answer = _post(f"{endpoint.url}/predict", {"instances": rows}).json()
+    feedback = [
+        {"request_id": rid, "truth": t} for rid, t in zip(answer["request_ids"], truth, strict=True)
+    ]
+    assert _post(f"{endpoint.url}/feedback", feedback).json()["received"] == n
+    return answer
 
 
 def _logged(lab: Lab, ids: list[str]) -> list[dict[str, Any]]:
@@ -131,13 +144,7 @@ def test_a_bandit_moves_traffic_to_the_better_model(
     endpoint.bandit([good, bad], policy="thompson", reward="accuracy", seed=0)
     late = Counter()
     for round_ in range(30):
-        rows, truth = _instances(20, seed=100 + round_)
-        answer = _post(f"{endpoint.url}/predict", {"instances": rows}).json()
-        feedback = [
-            {"request_id": rid, "truth": t}
-            for rid, t in zip(answer["request_ids"], truth, strict=True)
-        ]
-        assert _post(f"{endpoint.url}/feedback", feedback).json()["received"] == 20
+        answer = _served_with_truth(endpoint, 20, seed=100 + round_)
         if round_ >= 20:
             late.update(answer["models"])
     assert late[good] / sum(late.values()) > 0.7
@@ -153,13 +160,7 @@ def test_a_restarted_replica_keeps_what_the_bandit_learned(
     good, bad = models["serve-lr"], models["serve-dummy"]
     endpoint.bandit([good, bad], policy="ucb1")
     for round_ in range(5):
-        rows, truth = _instances(10, seed=200 + round_)
-        answer = _post(f"{endpoint.url}/predict", {"instances": rows}).json()
-        feedback = [
-            {"request_id": rid, "truth": t}
-            for rid, t in zip(answer["request_ids"], truth, strict=True)
-        ]
-        _post(f"{endpoint.url}/feedback", feedback)
+        _served_with_truth(endpoint, 10, seed=200 + round_)
     before = endpoint.describe()
     os.kill(before["replica_pid"], signal.SIGKILL)
     deadline = time.monotonic() + 120
@@ -176,6 +177,19 @@ def test_a_restarted_replica_keeps_what_the_bandit_learned(
     pulls = {arm: stats["pulls"] for arm, stats in after["policy_stats"].items()}
     assert pulls == {arm: stats["pulls"] for arm, stats in before["policy_stats"].items()}
     assert sum(pulls.values()) == 50
+
+
+def test_a_contextual_bandit_learns_from_the_request_features(
+    lab: Lab, endpoint, models: dict[str, str]
+) -> None:
+    """LinUCB chooses from each request's features (read back from the request log for
+    the feedback) and learns from every feedback."""
+    good, bad = models["serve-lr"], models["serve-dummy"]
+    endpoint.bandit([good, bad], policy="linucb", alpha=0.5)
+    for round_ in range(4):
+        _served_with_truth(endpoint, 10, seed=300 + round_)
+    learned = endpoint.describe()["policy_stats"]
+    assert sum(stats["pulls"] for stats in learned.values()) == 40
 
 
 def test_a_discounted_bandit_follows_a_change_of_better_model(
@@ -364,3 +378,27 @@ def test_traffic_counts_requests_per_model(lab: Lab, endpoint) -> None:
     ).n[0]
     assert counts.to_numpy().sum() == served
     assert "Traffic share of iris-test" in endpoint.view(every="1h")._repr_html_()
+
+
+def test_a_lab_with_a_token_serves_only_requests_that_carry_it(
+    lab: Lab, models: dict[str, str]
+) -> None:
+    """With an auth_token set, a request without the token or with a wrong one gets 401
+    and a JSON body naming the header; with the token it is served."""
+    settings = dataclasses.replace(lab.settings, auth_token="s3cret")
+    ep = deploy(
+        "iris-token", models["serve-lr"], store=lab.store, registry=lab.registry,
+        settings=settings,
+    )  # fmt: skip
+    try:
+        rows, _ = _instances(1)
+        url, body = f"{ep.url}/predict", {"instances": rows}
+        missing = requests.post(url, json=body, timeout=30)
+        wrong = requests.post(url, json=body, headers={"Authorization": "Bearer x"}, timeout=30)
+        right = requests.post(
+            url, json=body, headers={"Authorization": "Bearer s3cret"}, timeout=30
+        )
+        assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+        assert missing.json()["error"]["field"] == "Authorization"
+    finally:
+        ep.undeploy()
