@@ -165,22 +165,24 @@ class Endpoint:
 
     def undeploy(self) -> None:
         """Stop serving; the endpoint's logged requests and feedback stay in the store."""
-        self._config()  # refuses an endpoint that does not run
+        config = self._config()  # refuses an endpoint that does not run
         delete_router(self.name)
-        _record(self._store, self.name, "deleted", None, "undeploy")
+        _record(self._store, self.name, "deleted", config, "undeploy")
 
     # Internals.
 
     def _change(self, kind: str, step: Any, trusted: Sequence[str] = ()) -> Endpoint:
         config = self._config()
+        current = Routes.from_json(config["routes"])
         try:
-            routes = step(Routes.from_json(config["routes"]))
+            routes = step(current)
         except PolicyError as exc:
             raise EndpointError(str(exc)) from None
         trust = config["trust"]
         trust = {**trust, "trusted": sorted({*trust["trusted"], *_names(trusted)})}
         config = {**config, "routes": routes.to_json(), "trust": trust}
-        for arm in routes.models:
+        # Trust only grows, so the versions already served still load: check the new ones.
+        for arm in set(routes.models) - set(current.models):
             _check_loads(self._registry, arm, trust, kind)
         _check_same_inputs(self._registry, routes.models)
         _run(self.name, config, self._settings)
@@ -313,26 +315,24 @@ def _run(name: str, config: dict[str, Any], settings: Settings) -> None:
     )  # fmt: skip
 
 
-def _record(
-    store: StoreClient, name: str, status: str, config: dict[str, Any] | None, kind: str
-) -> None:
+def _record(store: StoreClient, name: str, status: str, config: dict[str, Any], kind: str) -> None:
+    """Store the endpoint's configuration and the change; an undeploy keeps the last one."""
     now = datetime.now(UTC).replace(tzinfo=None)
     created = store.query("SELECT created_at FROM endpoints WHERE endpoint = ?", [name])
     created_at = created.column("created_at")[0].as_py() if created.num_rows else now
-    previous = None if config is not None else _current(store, name)
-    kept = config if config is not None else previous
     store.write(
         {
             "endpoints": [
                 {
                     "endpoint": name, "created_at": created_at, "updated_at": now,
-                    "status": status, "config": kept,
+                    "status": status, "config": config,
                 }
             ],
             "route_changes": [
                 {
                     "change_id": uuid.uuid4().hex, "endpoint": name, "time": now, "kind": kind,
-                    "config": None if config is None else config["routes"], "reason": None,
+                    "config": config["routes"] if status == "running" else None,
+                    "reason": None,
                 }
             ],
         }

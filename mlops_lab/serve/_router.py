@@ -168,19 +168,12 @@ class Router:
             if isinstance(body, RequestError):
                 raise body
             payload = read_json(body, max_bytes=self.limits.max_body_bytes)
-            active = self._require_active()
-            frame = parse_instances(payload, active.inputs, max_instances=self.limits.max_instances)
-            outcome = self.predict_frame(frame, active, start)
         except RequestError as error:
             self._log_error(error, body, start)
             return error_response(error)
-        return JSONResponse(
-            {
-                "predictions": outcome.predictions,
-                "request_ids": outcome.request_ids,
-                "models": outcome.arms,
-            }
-        )
+        answer = self.predict_payload(payload, raw=body, start=start)
+        status = answer.pop("status")
+        return JSONResponse(answer, status_code=status)
 
     async def _http_feedback(self, request: Request) -> Response:
         body = await read_body(request, self.limits.max_body_bytes)
@@ -219,15 +212,21 @@ class Router:
             "log": stats.__dict__,
         }
 
-    def predict_payload(self, payload: Any) -> dict[str, Any]:
-        """Predict for ``{"instances": [...]}`` given as Python values (status and body)."""
-        start = time.perf_counter()
+    def predict_payload(
+        self, payload: Any, *, raw: bytes | None = None, start: float | None = None
+    ) -> dict[str, Any]:
+        """Predict for ``{"instances": [...]}`` given as Python values (status and body).
+
+        ``raw`` is the body the payload was read from (logged if refused); ``start`` when
+        the request arrived.
+        """
+        start = time.perf_counter() if start is None else start
         try:
             active = self._require_active()
             frame = parse_instances(payload, active.inputs, max_instances=self.limits.max_instances)
             outcome = self.predict_frame(frame, active, start)
         except RequestError as error:
-            self._log_error(error, payload, start)
+            self._log_error(error, payload if raw is None else raw, start)
             return {"status": error.status, **error.body()}
         return {
             "status": 200,
