@@ -32,7 +32,16 @@ ROWS = st.dictionaries(st.text(), VALUES, max_size=14)
 def test_a_row_comes_back_as_it_was_appended(row: dict) -> None:
     """Every value comes back equal and of the same type; datetimes keep their UTC offset."""
     back = decode_row(encode_row(row))
-    assert back == row
+    # An aware datetime in a zone's DST fold never equals one in another zone (Python's
+    # rule), so datetimes are compared by instant and offset, everything else by value.
+    assert {k: v for k, v in back.items() if not isinstance(v, datetime)} == {
+        k: v for k, v in row.items() if not isinstance(v, datetime)
+    }
+    for key, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            assert back[key].timestamp() == value.timestamp()
+        elif isinstance(value, datetime):
+            assert back[key] == value
     assert [type(value) for value in back.values()] == [type(value) for value in row.values()]
     for key, value in row.items():
         if isinstance(value, datetime):
