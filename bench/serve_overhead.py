@@ -5,16 +5,20 @@
 2. Router: the same model registered twice and deployed with ``lab.deploy``, with a 50/50
    split between the two versions, input validation against the signature and every
    request logged to the store.
-3. Router with logging off (the benchmark's own switch, not a user option), to isolate the
-   cost of logging on the tail latency.
+3. The same router with logging off (the benchmark's own switch, not a user option), to
+   isolate the cost of logging on the tail latency. Logging is switched off and on in place
+   between slices, so that 2 and 3 are the same replica process; requests sent while it was
+   off must have no row (``quiet_logged``: 0), which shows each switch took effect in time.
 
 Each is driven over HTTP by the same asyncio client (aiohttp), one instance per request,
 with a warm-up first, twice: at ``--concurrency`` clients (8) for throughput, where every
 core is busy and latency is mostly queueing, and at one client for latency (p50, p99), where
 nothing queues and the difference is the time the router adds to a request. The p99 ratio
 of logging on to off is taken under load, where the background writes compete with
-requests. Afterwards every request id the router returned must have exactly one row in the
-store.
+requests. The three targets take turns in short slices (1 s with ``--quick``, 12 rounds),
+so that the machine's changes of speed, which here move throughput by up to 30% within a
+minute, fall on all three alike. Afterwards every request id the router returned must have
+exactly one row in the store.
 
     python bench/serve_overhead.py --quick
 
@@ -31,6 +35,8 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -62,13 +68,15 @@ class Bare:
         return JSONResponse({"predictions": self.model.predict(frame).tolist()})
 
 
-async def _drive(url: str, body: dict, seconds: float, concurrency: int) -> dict[str, Any]:
+async def _drive(
+    session: aiohttp.ClientSession, url: str, body: dict, seconds: float, concurrency: int
+) -> dict[str, Any]:
     latencies: list[float] = []
     ids: list[str] = []
     errors = 0
     deadline = time.perf_counter() + seconds
 
-    async def client(session: aiohttp.ClientSession) -> None:
+    async def client() -> None:
         nonlocal errors
         while time.perf_counter() < deadline:
             start = time.perf_counter()
@@ -80,30 +88,50 @@ async def _drive(url: str, body: dict, seconds: float, concurrency: int) -> dict
             latencies.append((time.perf_counter() - start) * 1000)
             ids.extend(answer.get("request_ids", []))
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        began = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
     return {"latencies": latencies, "elapsed": elapsed, "errors": errors, "ids": ids}
 
 
-def measure(targets: dict[str, str], body: dict, rounds: int, seconds: float,
-            concurrency: int) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Each target under load and alone, interleaved round by round, so that a drift of the
-    machine's speed during the run falls on every target alike."""
-    for url in targets.values():
-        asyncio.run(_drive(url, body, 2.0, concurrency))  # warm-up
-    runs: dict[str, dict[str, list]] = {
-        name: {"loaded": [], "alone": []} for name in targets
-    }  # fmt: skip
-    for round_ in range(rounds):
-        order = list(targets)[round_ % len(targets) :] + list(targets)[: round_ % len(targets)]
-        for name in order:
-            runs[name]["loaded"].append(
-                asyncio.run(_drive(targets[name], body, seconds, concurrency))
-            )
-            runs[name]["alone"].append(asyncio.run(_drive(targets[name], body, seconds, 1)))
+@dataclass(frozen=True)
+class Target:
+    """Where to send requests, and what to do before a slice of them (a change of config)."""
+
+    url: str
+    before: Callable[[], None] | None = None
+
+
+async def measure(targets: dict[str, Target], body: dict, rounds: int, seconds: float,
+                  concurrency: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Each target under load and alone, interleaved in short slices round by round (each
+    target with its own open connections), so that a drift of the machine's speed during
+    the run falls on every target alike."""
+    sessions = {
+        name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+        for name in targets
+    }
+
+    async def slice_(name: str, seconds: float, clients: int) -> dict[str, Any]:
+        target = targets[name]
+        if target.before is not None:
+            await asyncio.to_thread(target.before)
+        return await _drive(sessions[name], target.url, body, seconds, clients)
+
+    try:
+        for name in targets:
+            await slice_(name, 2.0, concurrency)  # warm-up
+        runs: dict[str, dict[str, list]] = {
+            name: {"loaded": [], "alone": []} for name in targets
+        }  # fmt: skip
+        for mode, clients in (("loaded", concurrency), ("alone", 1)):
+            for round_ in range(rounds):
+                names = list(targets)
+                for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                    runs[name][mode].append(await slice_(name, seconds, clients))
+    finally:
+        for session in sessions.values():
+            await session.close()
     return {name: _pooled(parts) for name, parts in runs.items()}
 
 
@@ -131,7 +159,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    rounds, seconds = (4, 3.0) if args.quick else (10, 6.0)
+    rounds, seconds = (12, 1.0) if args.quick else (30, 2.0)
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
@@ -147,14 +175,25 @@ def main() -> None:
         )  # fmt: skip
         serve.run(bare.bind(lab.settings.namespace, first), name="bare", route_prefix="/bare")
         endpoint = lab.deploy("bench", first).split({first: 0.5, second: 0.5})
-        quiet = lab.deploy("bench-quiet", first).split({first: 0.5, second: 0.5})
-        _run("bench-quiet", {**endpoint_config(lab.store, "bench-quiet"), "log": False},
-             lab.settings)  # fmt: skip
-        runs = measure(
-            {"bare": f"{base}/bare", "router": f"{endpoint.url}/predict",
-             "quiet": f"{quiet.url}/predict"},
+        config = endpoint_config(lab.store, "bench")
+        logging_on = [True]
+
+        def log(on: bool) -> Callable[[], None]:
+            """Turn the router's logging on or off; the same replica takes the change."""
+
+            def change() -> None:
+                if logging_on[0] != on:
+                    _run("bench", {**config, "log": on}, lab.settings)
+                    logging_on[0] = on
+
+            return change
+
+        runs = asyncio.run(measure(
+            {"bare": Target(f"{base}/bare"),
+             "router": Target(f"{endpoint.url}/predict", log(True)),
+             "quiet": Target(f"{endpoint.url}/predict", log(False))},
             body, rounds, seconds, args.concurrency,
-        )  # fmt: skip
+        ))  # fmt: skip
         bare_run, router_run, quiet_run = runs["bare"], runs["router"], runs["quiet"]
         endpoint.flush()
         ids = router_run["ids"]
@@ -163,6 +202,11 @@ def main() -> None:
             "WHERE request_id IN (SELECT unnest(?::VARCHAR[]))",
             params=[ids],
         ).iloc[0]
+        # Requests sent while logging was off must have no row: the change took effect.
+        quiet_logged = lab.sql(
+            "SELECT count(*) AS n FROM requests WHERE request_id IN (SELECT unnest(?::VARCHAR[]))",
+            params=[quiet_run["ids"]],
+        ).n.iloc[0]
 
     summary = {
         "bare_rps": round(bare_run["rps"], 1),
@@ -174,6 +218,7 @@ def main() -> None:
         "p99_ratio_logging_on_off": round(router_run["p99_ms"] / quiet_run["p99_ms"], 3),
         "lost_logs": len(set(ids)) - int(logged["ids"]),
         "duplicate_logs": int(logged["n"]) - int(logged["ids"]),
+        "quiet_logged": int(quiet_logged),
         "router_quiet_rps": round(quiet_run["rps"], 1),
         "bare_p50_loaded_ms": round(bare_run["p50_loaded_ms"], 3),
         "router_p50_loaded_ms": round(router_run["p50_loaded_ms"], 3),

@@ -5,17 +5,21 @@ to the store in batches (by size or time) and forgets them only once the store h
 acknowledged the commit; while the store is away it retries with backoff. Writes are
 idempotent by primary key (request id), so a row sent twice is stored once.
 
-With the journal (the default), ``append`` first writes the row as one line to a journal
-segment in ``spill_dir``: a file the buffer holds an exclusive ``flock`` on while it lives,
-deleted once the store has acknowledged all its rows. A killed process loses no row it had
-taken: another buffer on the same folder sees the lock is free, takes the segments over and
-sends them. Memory stays bounded: past ``max_rows_in_memory`` the oldest rows are dropped from
-memory and read back from their segment when their turn comes.
+``append`` encodes the row as a line of JSON text (:mod:`mlops_lab.store._lines`) at once, and
+the buffer keeps and sends lines: the store reads them into Arrow in its own process, so that
+the writer's process (a router serving requests) spends almost nothing per batch.
+
+With the journal (the default), ``append`` first copies the line into a journal segment in
+``spill_dir``: a file, mapped into memory, that the buffer holds an exclusive ``flock`` on
+while it lives, deleted once the store has acknowledged all its rows. A killed process loses
+no row it had taken: another buffer on the same folder sees the lock is free, takes the
+segments over and sends them. Memory stays bounded: past ``max_rows_in_memory`` the oldest
+rows are dropped from memory and read back from their segment when their turn comes.
 
 Without the journal, rows past ``max_rows_in_memory`` are spilled to Arrow files in
 ``spill_dir``. Spill files left by an earlier buffer are sent first in both modes.
 
-The journal's line format and segment files are in :mod:`mlops_lab.serve._journal`.
+The journal's segment files are in :mod:`mlops_lab.serve._journal`.
 """
 
 from __future__ import annotations
@@ -35,20 +39,20 @@ import pyarrow as pa
 
 from mlops_lab.serve._journal import (
     Segment,
+    close_segment,
     create_segment,
     decode_lines,
     delete_segment,
-    encode_row,
     read_lines,
     take_segment,
-    write_all,
 )
-from mlops_lab.store._batch import to_arrow
+from mlops_lab.store._batch import Batch, to_arrow
+from mlops_lab.store._lines import RowLines, encode_row
 from mlops_lab.store._store import StoreClient
 
 log = logging.getLogger(__name__)
 
-SEGMENT_ROWS = 10_000  # rows per journal segment before the next one starts
+SEGMENT_BYTES = 8 << 20  # size of a journal segment (a longer row gets one of its own size)
 RESCAN_EVERY_S = 5.0  # how often a buffer looks for the segments of buffers that are gone
 
 
@@ -78,6 +82,8 @@ class LogBuffer:
         max_rows_in_memory: Rows kept in memory; older rows wait on disk.
         journal: Write every row to a journal segment before ``append`` returns, so that
             rows survive a kill of the process.
+        segment_bytes: Size of each journal segment file, allocated when it is made; a row
+            longer than that gets a segment of its own size.
 
     Example:
         >>> buffer = LogBuffer(lab.store, "requests", spill_dir=Path(".mlops_lab/spill"))
@@ -88,6 +94,7 @@ class LogBuffer:
     def __init__(
         self, store: StoreClient, table: str, *, spill_dir: Path, batch_rows: int = 1000,
         flush_every_s: float = 0.2, max_rows_in_memory: int = 100_000, journal: bool = True,
+        segment_bytes: int = SEGMENT_BYTES,
     ) -> None:  # fmt: skip
         self.store = store
         self.table = table
@@ -96,10 +103,11 @@ class LogBuffer:
         self.flush_every_s = flush_every_s
         self.max_rows_in_memory = max_rows_in_memory
         self.journal = journal
+        self.segment_bytes = segment_bytes
         self.spill_dir.mkdir(parents=True, exist_ok=True)
         # Own rows have indexes 0, 1, ... in append order; those below _written are stored,
         # the last len(_rows) are in memory, the ones between wait in the journal only.
-        self._rows: deque[dict[str, Any]] = deque()
+        self._rows: deque[bytes] = deque()  # encoded lines
         self._in_flight = 0
         self._cond = threading.Condition()
         self._appended = self._written = self._recovered = self._failures = 0
@@ -119,22 +127,21 @@ class LogBuffer:
     def append(self, row: Mapping[str, Any]) -> None:
         """Take one row; never waits for the store.
 
-        With the journal, the row is written to the journal segment (one ``os.write``, no
+        With the journal, the row is copied into the journal segment (no system call, no
         fsync) before this returns: it survives a kill of the process, not a power loss.
 
         Raises:
             RuntimeError: the buffer is closed.
-            TypeError: a value the journal cannot keep (see :func:`encode_row`).
-            OSError: the journal could not be written (disk full); the row was not taken.
+            TypeError: a value a row line cannot keep (see :func:`encode_row`).
+            OSError: no new journal segment could be made (disk full); the row was not taken.
         """
-        taken = dict(row)
-        line = encode_row(taken) if self.journal else b""
+        line = encode_row(row)
         with self._cond:
             if self._closing:
                 raise RuntimeError(f"The log buffer of '{self.table}' is closed.")
             if self.journal:
                 self._write_journal(line)
-            self._rows.append(taken)
+            self._rows.append(line)
             self._appended += 1
             if len(self._rows) >= self.batch_rows:
                 self._cond.notify_all()
@@ -241,7 +248,7 @@ class LogBuffer:
             self._in_flight = count
         if on_disk > 0:
             batch = self._read_back(segment, start, count)
-        ok = not batch or self._write(batch)
+        ok = not batch or self._write(RowLines(b"".join(batch)))
         with self._cond:
             self._in_flight = 0
             oldest_in_memory = self._appended - len(self._rows)
@@ -255,7 +262,7 @@ class LogBuffer:
             self._cond.notify_all()
         return ok
 
-    def _write(self, batch: Any) -> bool:
+    def _write(self, batch: Batch) -> bool:
         try:
             self.store.write({self.table: batch})
         except Exception as exc:  # the store is away or restarting: keep the rows, retry
@@ -274,10 +281,10 @@ class LogBuffer:
     # Spill files, oldest first; called with the lock held.
 
     def _spill(self, count: int) -> None:
-        rows = [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
-        if not rows:
+        lines = [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
+        if not lines:
             return
-        table = to_arrow(rows)
+        table = to_arrow(RowLines(b"".join(lines)))
         name = f"{self.table}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.arrow"
         partial = self.spill_dir / f".{name}.partial"
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
@@ -289,20 +296,18 @@ class LogBuffer:
 
     def _write_journal(self, line: bytes) -> None:
         segment = self._segments[-1] if self._segments else None
-        if segment is None or segment.full:
-            segment = self._open_segment()
-        try:
-            write_all(segment.fd, line)
-        except OSError:
-            segment.full = True  # a partial line may end it: the next row starts a new one
-            raise
+        if segment is None or segment.full or not segment.append(line):
+            if segment is not None:
+                segment.full = True
+            segment = self._open_segment(max(self.segment_bytes, len(line)))
+            segment.append(line)
         segment.rows += 1
-        segment.full = segment.rows >= SEGMENT_ROWS
 
-    def _open_segment(self) -> Segment:
+    def _open_segment(self, size: int) -> Segment:
         self._seq += 1
         path = self.spill_dir / f"{self.table}-{self._owner}-{self._seq:06d}.journal"
-        segment = Segment(path, create_segment(path), first=self._appended)
+        segment = create_segment(path, size)
+        segment.first = self._appended
         self._segments.append(segment)
         return segment
 
@@ -311,14 +316,17 @@ class LogBuffer:
         segment = next(s for s in self._segments if s.first <= index < s.first + s.rows)
         return segment, min(count, segment.first + segment.rows - index)
 
-    def _read_back(self, segment: Segment, start: int, count: int) -> list[dict[str, Any]]:
-        """Rows ``start`` to ``start + count`` from their segment; the thread's alone."""
+    def _read_back(self, segment: Segment, start: int, count: int) -> list[bytes]:
+        """Lines of rows ``start`` to ``start + count`` from their segment (the thread's alone).
+
+        The buffer wrote them whole, so each is a row line; the line feeds are put back.
+        """
         offset = 0 if start == segment.first else self._line_at.get(start)
         if offset is None:  # no read stopped there: skip the segment's earlier lines
             offset = read_lines(segment.fd, 0, start - segment.first)[1]
         lines, end, _ = read_lines(segment.fd, offset, count)
         self._line_at = {start: offset, start + count: end}
-        return decode_lines(lines, segment.path)
+        return [line + b"\n" for line in lines]
 
     def _acknowledge(self, count: int) -> None:
         """The store has the next ``count`` rows: delete the segments it now has whole."""
@@ -346,7 +354,7 @@ class LogBuffer:
         self._rows.clear()  # every row is in the journal too
         self._acknowledge(0)  # deletes the current segment if the store has it whole
         for segment in (*self._segments, *self._taken):
-            os.close(segment.fd)
+            close_segment(segment)
 
     # Segments of buffers that are gone; the thread's alone.
 

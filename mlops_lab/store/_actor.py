@@ -19,6 +19,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.store._batch import Batch, to_arrow
 from mlops_lab.store._errors import StoreError, StoreUnavailableError
+from mlops_lab.store._lines import RowLines
 from mlops_lab.store._store import Params, Store, StoreClient
 
 STORE_ACTOR_NAME = "store"
@@ -31,7 +32,7 @@ class StoreActor:
         # A restarted actor may find the file still locked by its dying predecessor.
         self._store = Store(path, lock_timeout=lock_timeout)
 
-    def write(self, batches: dict[str, pa.Table]) -> dict[str, int]:
+    def write(self, batches: dict[str, pa.Table | RowLines]) -> dict[str, int]:
         return self._store.write(batches)
 
     def query(self, sql: str, params: Params = None) -> pa.Table:
@@ -55,8 +56,9 @@ class ActorStore(StoreClient):
     """Reach the lab's store actor; the same interface as an in-process :class:`Store`.
 
     Batches are converted to Arrow in the caller's process, so only Arrow crosses to the
-    actor. A call is retried with backoff while the actor restarts, up to ``timeout``
-    seconds; a call returns only once the actor has committed the write.
+    actor, except :class:`RowLines`, which the actor reads. A call is retried with backoff
+    while the actor restarts, up to ``timeout`` seconds; a call returns only once the actor
+    has committed the write.
 
     Args:
         handle: The store actor's handle.
@@ -69,7 +71,10 @@ class ActorStore(StoreClient):
 
     def write(self, batches: Mapping[str, Batch]) -> dict[str, int]:
         """Write batches to several tables in one transaction, all or nothing."""
-        tables = {name: to_arrow(data) for name, data in batches.items()}
+        tables = {
+            name: data if isinstance(data, RowLines) else to_arrow(data)
+            for name, data in batches.items()
+        }
         return self._call(lambda: self._handle.write.remote(tables))
 
     def query(self, sql: str, params: Params = None) -> pa.Table:

@@ -1,9 +1,11 @@
 """Turn what callers give into a batch that fits one table, or refuse it whole.
 
-Callers give a ``pyarrow.Table``, a ``pandas.DataFrame``, a mapping of columns or a list
-of row dicts. Conversion to Arrow happens on the caller's side (:func:`to_arrow`), so
-only Arrow crosses process boundaries; the check against the table (:func:`conform`)
-happens in the store, which alone knows the schema for certain.
+Callers give a ``pyarrow.Table``, a ``pandas.DataFrame``, a mapping of columns, a list
+of row dicts or :class:`~mlops_lab.store._lines.RowLines`. Conversion to Arrow
+(:func:`to_arrow`) happens on the caller's side, so that only Arrow crosses process
+boundaries, except for row lines, which the store reads itself: a log writer then spends
+no time on Arrow. The check against the table (:func:`conform`) happens in the store,
+which alone knows the schema for certain.
 """
 
 from __future__ import annotations
@@ -19,9 +21,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_lab.store._errors import SchemaError
+from mlops_lab.store._lines import RowLines, json_default
 
 Batch: TypeAlias = (
-    pa.Table | pa.RecordBatch | pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    pa.Table
+    | pa.RecordBatch
+    | pd.DataFrame
+    | RowLines
+    | Mapping[str, Any]
+    | Sequence[Mapping[str, Any]]
 )
 
 
@@ -45,13 +53,15 @@ def to_arrow(data: Batch) -> pa.Table:
         return pa.Table.from_batches([data])
     if isinstance(data, pd.DataFrame):
         return pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, RowLines):
+        data = data.rows()
     if isinstance(data, Mapping):
         return pa.table({name: _column(values) for name, values in data.items()})
     if _is_records(data):
         return pa.Table.from_pylist([{k: _scalar(v) for k, v in row.items()} for row in data])
     raise SchemaError(
-        "A batch must be a pyarrow Table, a pandas DataFrame, a dict of columns or a list "
-        f"of row dicts. Got {type(data).__name__} instead."
+        "A batch must be a pyarrow Table, a pandas DataFrame, a dict of columns, a list "
+        f"of row dicts or RowLines. Got {type(data).__name__} instead."
     )
 
 
@@ -177,14 +187,4 @@ def _scalar(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")
+    return json.dumps(value, default=json_default, separators=(",", ":"))

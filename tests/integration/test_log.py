@@ -140,7 +140,10 @@ def test_an_arrow_spill_of_an_earlier_buffer_is_sent(store: Store, tmp_path: Pat
 
 
 def _start_writer(spill: Path, rows: int, seed: int, tmp_path: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "tests.integration._log_writer", str(spill), str(rows)]
+    command = [
+        sys.executable, "-m", "tests.integration._log_writer", str(spill), str(rows),
+        str(4 << 20),  # 4 MiB segments: 12,000 rows (about 6 MB) take two
+    ]  # fmt: skip
     with (tmp_path / f"writer-{seed}.err").open("w") as errors:
         return subprocess.Popen(
             [*command, str(seed)], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True
@@ -169,7 +172,7 @@ def test_rows_of_a_killed_process_are_sent_once_and_a_live_ones_left_alone(
         _wait_appended(alive, tmp_path)
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait()
-        live = {p: p.stat().st_size for p in spill.glob(f"requests-{alive.pid}-*.journal")}
+        live = {p: p.read_bytes() for p in spill.glob(f"requests-{alive.pid}-*.journal")}
         assert len(live) == 1 and len(_journals(spill)) == 3  # the killed one rotated once
         buffer = LogBuffer(store, "requests", spill_dir=spill)
         assert _wait_until(lambda: buffer.stats().recovered >= 12_000)
@@ -177,7 +180,7 @@ def test_rows_of_a_killed_process_are_sent_once_and_a_live_ones_left_alone(
         assert buffer.stats().recovered == 12_000
         assert _stored(store, "log-4") == (12_000, 12_000)
         assert _stored(store, "log-5") == (0, 0)
-        assert {p: p.stat().st_size for p in _journals(spill)} == live
+        assert {p: p.read_bytes() for p in _journals(spill)} == live
         os.kill(alive.pid, signal.SIGKILL)
         alive.wait()
         assert _wait_until(lambda: buffer.stats().recovered >= 12_500)
@@ -213,8 +216,8 @@ def test_segments_of_a_live_buffer_in_the_same_process_are_left_alone(
 
 
 def test_a_torn_last_line_is_skipped(store: Store, tmp_path: Path) -> None:
-    """A kill in the middle of a journal write leaves half a line at the end of a segment:
-    that line is skipped and every whole line before it is sent."""
+    """A kill in the middle of a journal write leaves half a line before the zero bytes at
+    the end of a segment: that line is skipped and every whole line before it is sent."""
     spill, rows = tmp_path / "spill", _rows(100, seed=7)
     first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill)
     for row in rows:
@@ -222,8 +225,10 @@ def test_a_torn_last_line_is_skipped(store: Store, tmp_path: Path) -> None:
     first.close(timeout=0.2)
     [segment] = _journals(spill)
     data = segment.read_bytes()
-    last = data.rindex(b"\n", 0, len(data) - 1) + 1
-    segment.write_bytes(data[: last + (len(data) - last) // 2])
+    used = data.index(b"\0")
+    last = data.rindex(b"\n", 0, used - 1) + 1
+    torn = data[: last + (used - last) // 2]
+    segment.write_bytes(torn + bytes(len(data) - len(torn)))
     second = LogBuffer(store, "requests", spill_dir=spill)
     assert _wait_until(lambda: not _journals(spill))
     assert second.close().recovered == 99
