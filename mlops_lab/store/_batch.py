@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_lab.store._errors import SchemaError
-from mlops_lab.store._lines import RowLines, json_default
+from mlops_lab.store._lines import PLAIN_TYPES, RowLines, json_default
 
 Batch: TypeAlias = (
     pa.Table
@@ -181,6 +181,8 @@ def _column(values: Any) -> Any:
 
 def _scalar(value: Any) -> Any:
     """Nested values (dicts, lists, arrays) travel as JSON text; scalars stay as they are."""
+    if type(value) in PLAIN_TYPES:  # the common case, checked without the cost of an ABC
+        return value
     if isinstance(value, Mapping | list | tuple | np.ndarray):
         return _dumps(value)
     return value

@@ -65,7 +65,7 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=json_default)
 _DECODERS: dict[str, Callable[[str], Any]] = {
     "t": datetime.fromisoformat,
@@ -88,7 +88,7 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
     """
     values, tags = dict(row), {}
     for key, value in row.items():
-        if type(value) not in _PLAIN:
+        if type(value) not in PLAIN_TYPES:
             tag, values[key] = _plain(key, value)
             if tag:
                 tags[key] = tag

@@ -177,19 +177,32 @@ class Store(StoreClient):
             ) from None
 
     def _insert_all(self, ready: dict[str, pa.Table]) -> dict[str, int]:
+        try:
+            return self._transaction(ready, skip_stored=False)
+        except duckdb.ConstraintException:
+            # Some rows of an append-only table are stored already: a retried batch. Skipping
+            # stored keys costs twice as much as a plain insert, so it is done only then.
+            return self._transaction(ready, skip_stored=True)
+
+    def _transaction(self, ready: dict[str, pa.Table], skip_stored: bool) -> dict[str, int]:
         self._con.begin()
         try:
-            written = {name: self._insert(name, table) for name, table in ready.items()}
+            written = {
+                name: self._insert(name, table, skip_stored) for name, table in ready.items()
+            }
             self._con.commit()
         except BaseException:
             self._con.rollback()
             raise
         return written
 
-    def _insert(self, name: str, table: pa.Table) -> int:
+    def _insert(self, name: str, table: pa.Table, skip_stored: bool) -> int:
         if table.num_rows == 0:
             return 0
-        verb = "INSERT OR REPLACE" if self._specs[name].mutable else "INSERT OR IGNORE"
+        if self._specs[name].mutable:
+            verb = "INSERT OR REPLACE"
+        else:
+            verb = "INSERT OR IGNORE" if skip_stored else "INSERT"
         try:
             row = self._con.execute(f"{verb} INTO {name} SELECT * FROM _batch_{name}").fetchone()
         except duckdb.ConversionException as exc:

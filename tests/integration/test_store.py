@@ -54,6 +54,16 @@ def test_a_retried_batch_inserts_nothing_twice(store: Store) -> None:
     assert counts.to_dict("records") == [{"n": 600, "ids": 600}]
 
 
+def test_a_retried_write_to_several_tables_adds_the_rest_once(store: Store) -> None:
+    """A write whose batch is partly stored is redone whole: new rows once, old ones skipped."""
+    store.append("requests", request_rows(10, seed=3))
+    alias = {"name": "iris", "alias": "champion", "version": 1, "updated_at": NOW}
+    written = store.write({"requests": request_rows(25, seed=3), "model_aliases": [alias]})
+    assert written == {"requests": 15, "model_aliases": 1}
+    assert store.counts()["requests"] == 25
+    assert store.counts()["model_aliases"] == 1
+
+
 def test_rows_of_changing_things_are_replaced(store: Store) -> None:
     """An alias written again with the same key moves; it is not duplicated."""
     alias = {"name": "iris", "alias": "champion", "version": 1, "updated_at": NOW}
