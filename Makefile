@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[test]'
+	# Compiled ahead: uv does not, and where PYTHONDONTWRITEBYTECODE is set every new process
+	# (each Ray worker, each trial) would compile every module it imports from source.
+	$(PY) -m compileall -q -j 0 $(VENV)/lib
 	touch $(STAMP)
 
 demo: $(STAMP)

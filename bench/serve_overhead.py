@@ -15,12 +15,21 @@ with a warm-up first, twice: at ``--concurrency`` clients (8) for throughput, wh
 core is busy and latency is mostly queueing, and at one client for latency (p50, p99), where
 nothing queues and the difference is the time the router adds to a request. The p99 ratio
 of logging on to off is taken under load, where the background writes compete with
-requests. The three targets take turns in short slices (1 s with ``--quick``, 12 rounds),
+requests. The three targets take turns in short slices (2 s with ``--quick``, 12 rounds),
 so that the machine's changes of speed, which here move throughput by up to 30% within a
-minute, fall on all three alike. Afterwards every request id the router returned must have
-exactly one row in the store.
+minute, fall on all three alike. Each slice is followed by a short pause, and the order of
+the turns changes from round to round so that each target follows every other one equally
+often: the writes a logging slice leaves in flight do not fall on the target after it.
+Afterwards every request id the router returned must have exactly one row in the store.
+
+The p99 under load is the 1% tail of a few thousand latencies, so one stall of the machine
+in one slice can move it by several percent. Beside the pooled ratio the benchmark gives the
+median over rounds of the per-round ratio, which one such stall cannot move; and with
+``--calibrate`` both router slices log, so the two ratios show the spread of the measurement
+itself (where there is nothing to find, they should be 1).
 
     python bench/serve_overhead.py --quick
+    python bench/serve_overhead.py --quick --calibrate
 
 Last line, one JSON object:
     {"bare_rps", "router_rps", "rps_ratio", "bare_p50_ms", "router_p50_ms", "added_p50_ms",
@@ -50,6 +59,10 @@ from starlette.responses import JSONResponse
 
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.serve._endpoint import _run, endpoint_config
+
+# Idle time after each slice, longer than the request log's flush interval (0.2 s), so that
+# a slice's last writes land in the pause instead of in the next target's slice.
+PAUSE_S = 0.5
 
 
 class Bare:
@@ -124,15 +137,24 @@ async def measure(targets: dict[str, Target], body: dict, rounds: int, seconds: 
         runs: dict[str, dict[str, list]] = {
             name: {"loaded": [], "alone": []} for name in targets
         }  # fmt: skip
+        orders = _balanced_orders(list(targets))
         for mode, clients in (("loaded", concurrency), ("alone", 1)):
             for round_ in range(rounds):
-                names = list(targets)
-                for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                for name in orders[round_ % len(orders)]:
                     runs[name][mode].append(await slice_(name, seconds, clients))
+                    await asyncio.sleep(PAUSE_S)
     finally:
         for session in sessions.values():
             await session.close()
     return {name: _pooled(parts) for name, parts in runs.items()}
+
+
+def _balanced_orders(names: list[str]) -> list[list[str]]:
+    """Every rotation of the targets, forwards and backwards: over these orders each target
+    follows every other one equally often, so that what one slice leaves behind (writes still
+    in flight) is spread evenly rather than always landing on the same target."""
+    turns = [names[i:] + names[:i] for i in range(len(names))]
+    return turns + [list(reversed(order)) for order in turns]
 
 
 def _pooled(parts: dict[str, list]) -> dict[str, Any]:
@@ -145,9 +167,15 @@ def _pooled(parts: dict[str, list]) -> dict[str, Any]:
         "p99_alone_ms": _p99(by_itself),
         "p50_loaded_ms": statistics.median(under_load),
         "p99_ms": _p99(under_load),
+        "p99_by_round_ms": [_p99(sorted(run["latencies"])) for run in loaded],
         "errors": sum(run["errors"] for run in loaded + alone),
         "ids": [i for run in loaded + alone for i in run["ids"]],
     }
+
+
+def _median_ratio(on: dict[str, Any], off: dict[str, Any]) -> float:
+    rounds = zip(on["p99_by_round_ms"], off["p99_by_round_ms"], strict=True)
+    return statistics.median(a / b for a, b in rounds)
 
 
 def _p99(values: list[float]) -> float:
@@ -158,8 +186,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--calibrate", action="store_true",
+        help="log in both router slices: the logging on/off ratios then show the spread of "
+             "the measurement itself, with nothing to find",
+    )  # fmt: skip
     args = parser.parse_args()
-    rounds, seconds = (12, 1.0) if args.quick else (30, 2.0)
+    rounds, seconds = (12, 2.0) if args.quick else (36, 3.0)
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
@@ -191,7 +224,7 @@ def main() -> None:
         runs = asyncio.run(measure(
             {"bare": Target(f"{base}/bare"),
              "router": Target(f"{endpoint.url}/predict", log(True)),
-             "quiet": Target(f"{endpoint.url}/predict", log(False))},
+             "quiet": Target(f"{endpoint.url}/predict", log(args.calibrate))},
             body, rounds, seconds, args.concurrency,
         ))  # fmt: skip
         bare_run, router_run, quiet_run = runs["bare"], runs["router"], runs["quiet"]
@@ -216,6 +249,9 @@ def main() -> None:
         "router_p50_ms": round(router_run["p50_ms"], 3),
         "added_p50_ms": round(router_run["p50_ms"] - bare_run["p50_ms"], 3),
         "p99_ratio_logging_on_off": round(router_run["p99_ms"] / quiet_run["p99_ms"], 3),
+        # The same ratio round by round (a round: one slice of each), and its median, which
+        # one stall in one slice cannot move.
+        "p99_ratio_median_of_rounds": round(_median_ratio(router_run, quiet_run), 3),
         "lost_logs": len(set(ids)) - int(logged["ids"]),
         "duplicate_logs": int(logged["n"]) - int(logged["ids"]),
         "quiet_logged": int(quiet_logged),
@@ -230,6 +266,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "rounds": rounds,
         "seconds_per_run": seconds,
+        "calibrate": args.calibrate,
     }
     print(json.dumps(summary))
 

@@ -7,10 +7,13 @@
 
     python bench/tune_overhead.py --quick
 
-Both sides are measured warm, as in a notebook session: GridSearchCV on its second call
+Both sides are measured warm, as in a notebook session: GridSearchCV from its second call
 (joblib keeps its worker processes), the lab once its trial workers have been started ahead
 (``warm_workers``). The cold figures (GridSearchCV's first call, and the lab's first search
-with no worker started ahead) are reported beside them.
+with no worker started ahead) are reported beside them. The warm searches of the grid take
+turns (GridSearchCV, the lab, twice), each while the other is idle; the figures are their
+means, so that a change of the machine's speed (up to 30% within a minute here) does not
+fall on one side only.
 
 Last line, one JSON object:
     {"configs", "lab_wall_s", "gridsearch_wall_s", "ratio", "per_trial_overhead_ms",
@@ -35,6 +38,7 @@ from sklearn.model_selection import GridSearchCV
 import mlops_lab
 
 SLOTS = 2
+ROUNDS = 2  # turns of GridSearchCV and the lab on the same grid
 GRID = {
     "max_depth": [4, 8, 12, None],
     "min_samples_leaf": [1, 2, 4],
@@ -55,12 +59,10 @@ def main() -> None:
         random_state=0,
     )  # fmt: skip
     forest = RandomForestClassifier(n_estimators=40, random_state=0, n_jobs=1)
-    _, grid_cold_s = _gridsearch(forest, X, y)
-    grid_inside_s, grid_s = _gridsearch(forest, X, y)
-
     with scratch_lab(num_cpus=SLOTS, warm_workers=0) as lab:
         result = _measure(lab, forest, X, y)
     configs = result["configs"]
+    grid_s, grid_inside_s = result["grid_s"], result["grid_inside_s"]
     print(
         json.dumps(
             {
@@ -82,7 +84,7 @@ def main() -> None:
                     1000 * (grid_s * SLOTS - grid_inside_s) / configs, 1
                 ),
                 "lab_cold_wall_s": round(result["cold_s"], 2),
-                "gridsearch_cold_wall_s": round(grid_cold_s, 2),
+                "gridsearch_cold_wall_s": round(result["grid_cold_s"], 2),
             }
         )
     )
@@ -105,26 +107,39 @@ def _timed(function, *args, **kwargs) -> float:
 
 def _measure(lab: mlops_lab.Lab, forest: RandomForestClassifier, X, y) -> dict:
     options = {"dataset": (X, y), "cv": 3, "progress": False, "max_concurrent": SLOTS}
-    # First search with no worker started ahead: Ray starts the trial processes cold.
+    # The first call of each: joblib starts its worker processes (it starts them again once
+    # Ray is up), and Ray starts the trial processes cold (no worker started ahead).
+    _, grid_cold_s = _gridsearch(forest, X, y)
     cold_s = _timed(lab.tune, forest, GRID, **options)
     lab.warm.size = SLOTS
+    lab.warm.refill()  # and from now on, each search refills the pool when it ends
 
     def warm_search(*args, **kwargs):
-        lab.warm.refill()
         lab.warm.wait()  # a lab that has been up a while: its workers have imported
         start = time.perf_counter()
         run = lab.tune(*args, **kwargs)
         return run, time.perf_counter() - start
 
-    run, lab_s = warm_search(forest, GRID, **options)
+    # GridSearchCV and the lab take turns, each with the other idle (and the lab's next
+    # workers started), so that a change of the machine's speed falls on both alike.
+    grid_s = grid_inside_s = lab_s = inside_s = 0.0
+    for _ in range(ROUNDS):
+        lab.warm.wait()
+        inside, wall = _gridsearch(forest, X, y)
+        grid_s, grid_inside_s = grid_s + wall, grid_inside_s + inside
+        run, wall = warm_search(forest, GRID, **options)
+        lab_s, inside_s = lab_s + wall, inside_s + float(run.results().duration_s.sum())
     grower = RandomForestClassifier(n_estimators=90, random_state=0, n_jobs=1)
     full, full_s = warm_search(grower, LARGER, **options)
     asha, asha_s = warm_search(grower, LARGER, scheduler="asha", max_iter=9, **options)
     return {
         "configs": len(run.results()),
-        "lab_s": lab_s,
-        "inside_s": float(run.results().duration_s.sum()),
+        "lab_s": lab_s / ROUNDS,
+        "inside_s": inside_s / ROUNDS,
+        "grid_s": grid_s / ROUNDS,
+        "grid_inside_s": grid_inside_s / ROUNDS,
         "cold_s": cold_s,
+        "grid_cold_s": grid_cold_s,
         "full_s": full_s,
         "asha_s": asha_s,
         "full_best": full.best().score or 0.0,

@@ -83,9 +83,13 @@ class TrialRecorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._flush_loop, daemon=True, name="trial-flush")
 
-    def start(self) -> None:
-        """Write the pending trials and start flushing in the background."""
-        self.flush()
+    def start(self, experiment: dict[str, Any] | None = None) -> None:
+        """Write the pending trials and start flushing them in the background.
+
+        Args:
+            experiment: The search's row of ``experiments``, written in the same store write.
+        """
+        self.flush({"experiments": [experiment]} if experiment else None)
         self._thread.start()
 
     def subscribe(self, listener: Callable[[TrialRecorder], None]) -> None:
@@ -181,14 +185,18 @@ class TrialRecorder:
         sign = 1 if self.mode == "max" else -1
         return max(scored, key=lambda t: sign * (t.metric or 0.0))
 
-    def flush(self) -> None:
-        """Write the changed trials and new results in one store write, then notify."""
+    def flush(self, also: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        """Write the changed trials and new results in one store write, then notify.
+
+        Args:
+            also: Rows of other tables, by table, to write in the same store write.
+        """
         with self._lock:
             trials = [self.trials[i].row(self.experiment_id) for i in sorted(self._dirty)]
             results, self._results, self._dirty = self._results, [], set()
-        if not (trials or results):
+        if not (trials or results or also):
             return  # nothing new: no write, and no redraw of the live views
-        batches = {"trials": trials, "trial_results": results}
+        batches = {**(also or {}), "trials": trials, "trial_results": results}
         self.store.write({name: rows for name, rows in batches.items() if rows})
         for listener in self._listeners:
             listener(self)

@@ -61,7 +61,10 @@ class _Relay(_Unsaved, tune.Callback):
         self.recorder = recorder
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:  # fmt: skip  # noqa: E501
-        self.recorder.on_result(result)
+        # A shared pack reports the units scored since its last report together.
+        where = {"node_ip": result.get("node_ip"), "pid": result.get("pid")}
+        for unit in result.get("units") or [result]:
+            self.recorder.on_result({**unit, **where})
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.recorder.on_tune_trial_ended(_own(trial))
@@ -99,9 +102,8 @@ class TuneRun:
         self._claims = f"mlops_lab/claims/{self.experiment_id}/"
 
     def start(self, background: bool) -> TuneRun:
-        """Record the experiment and its pending trials, then run the search."""
-        self._record_experiment("running")
-        self.recorder.start()
+        """Record the experiment and its pending trials (one store write), then run the search."""
+        self.recorder.start(experiment=self._experiment_row("running"))
         if background:
             threading.Thread(target=self._run, daemon=True, name=self.experiment_id).start()
         else:
@@ -166,7 +168,7 @@ class TuneRun:
         finally:
             forget_claims(self._claims)
             self.recorder.close()
-            self._record_experiment(status)
+            self._store.append("experiments", [self._experiment_row(status)])
             if self._warm is not None:
                 self._warm.refill()  # for the next search, while this one's results are read
             self._done.set()
@@ -222,10 +224,10 @@ class TuneRun:
             ),
         )
 
-    def _record_experiment(self, status: str) -> None:
+    def _experiment_row(self, status: str) -> dict[str, Any]:
         request = self.request
         name, _, version = (request.dataset or "").partition("@")
-        row = {
+        return {
             "experiment_id": self.experiment_id,
             "name": request.name,
             "created_at": self._started_at,
@@ -245,7 +247,6 @@ class TuneRun:
             "status": status,
             "finished_at": None if status == "running" else utcnow(),
         }
-        self._store.append("experiments", [row])
 
 
 def _packs(
