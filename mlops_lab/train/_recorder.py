@@ -149,11 +149,15 @@ class TrialRecorder:
                 trial.finished_at = utcnow()
                 self._dirty.add(index)
 
-    def close(self) -> None:
+    def close(self, experiment: dict[str, Any] | None = None) -> None:
         """End what did not finish, stop the flusher and write everything left.
 
         A configuration that never started was cancelled; one that started and did not finish
         was stopped (or failed, when a trial running it failed).
+
+        Args:
+            experiment: The search's final row of ``experiments``, written in the same store
+                write.
         """
         with self._lock:
             for trial in self.trials:
@@ -170,7 +174,7 @@ class TrialRecorder:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.flush()
+        self.flush({"experiments": [experiment]} if experiment else None)
 
     def rows(self) -> list[dict[str, Any]]:
         """Every trial as a ``trials`` row, read consistently while results arrive."""

@@ -167,8 +167,7 @@ class TuneRun:
             self._error, status = exc, "failed"
         finally:
             forget_claims(self._claims)
-            self.recorder.close()
-            self._store.append("experiments", [self._experiment_row(status)])
+            self.recorder.close(experiment=self._experiment_row(status))
             if self._warm is not None:
                 self._warm.refill()  # for the next search, while this one's results are read
             self._done.set()

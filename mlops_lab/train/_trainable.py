@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -56,7 +56,7 @@ def run_pack(
                 error = _describe(exc)
                 return _result(index, 0, worst, start, fold=(fold, len(splits)), error=error)
 
-        _report_while_working(lambda: (score(index, fold) for index, fold in units))
+        _report_while_working(units, score)
         return
     assert max_iter is not None, "a trial of its own trains iteratively"
     for index in config["pack"]:
@@ -67,12 +67,15 @@ def run_pack(
             tune.report(_result(index, 0, worst, start, done=True, error=_describe(exc)))
 
 
-def _report_while_working(work: Callable[[], Iterator[dict[str, Any] | None]]) -> None:
-    """Run ``work`` in a thread of its own and report its results as they come, in batches.
+def _report_while_working(
+    units: list[tuple[int, int]], score: Callable[[int, int], dict[str, Any] | None]
+) -> None:
+    """Score ``units`` in a thread of their own and report the results as they come, in batches.
 
     A report waits for Tune's controller to take the result and call the trial again, a
     round trip of several milliseconds; in its own thread the next fit runs meanwhile. When
-    Tune ends the trial (a report raises ``SystemExit``), the work stops before its next unit.
+    Tune ends the trial (a report raises ``SystemExit``), no further unit is started.
+    ``score`` returns None for a unit another trial has claimed.
     """
     from ray import tune
 
@@ -81,9 +84,10 @@ def _report_while_working(work: Callable[[], Iterator[dict[str, Any] | None]]) -
 
     def run() -> None:
         try:
-            for result in work():
+            for unit in units:
                 if stop.is_set():
                     return
+                result = score(*unit)
                 if result is not None:
                     results.put(result)
         except BaseException as exc:  # raised again in the trial's own thread
@@ -102,9 +106,9 @@ def _report_while_working(work: Callable[[], Iterator[dict[str, Any] | None]]) -
                 if isinstance(item, BaseException):
                     raise item
             finished = batch[-1] is None
-            units = [item for item in batch if isinstance(item, dict)]
-            if units:
-                tune.report({"units": units})
+            scored = [item for item in batch if isinstance(item, dict)]
+            if scored:
+                tune.report({"units": scored})
     finally:
         stop.set()
 
