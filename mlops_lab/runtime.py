@@ -132,8 +132,9 @@ class Lab:
                 default "accuracy"), ``mode`` ("max"), ``search`` ("grid" | "random"),
                 ``num_samples`` (random draws, 10), ``cv`` (folds or splitter, 3),
                 ``scheduler`` ("asha" | None: ASHA stops poor trials early, for estimators
-                with ``partial_fit`` or ``warm_start``), ``max_iter`` (iterations under ASHA,
-                10), ``grace_period`` (iterations before ASHA may stop a trial, 1),
+                with ``partial_fit``, ``warm_start`` ensembles, or histogram gradient
+                boosting), ``max_iter`` (iterations under ASHA, 10), ``grace_period``
+                (iterations before ASHA may stop a trial, 1),
                 ``reduction_factor`` (ASHA keeps 1 in this many at each rung, 3),
                 ``max_concurrent`` (parallel trials; every CPU by default), ``name``,
                 ``background`` (return at once; the run goes on in a thread), ``progress``

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
@@ -36,17 +37,28 @@ def fit_and_score(
 def is_iterative(estimator: BaseEstimator) -> bool:
     """Whether the (final) estimator can train step by step, so that ASHA can stop it."""
     final = _final(estimator)
-    return hasattr(final, "partial_fit") or (
-        "warm_start" in final.get_params() and "n_estimators" in final.get_params()
-    )
+    return hasattr(final, "partial_fit") or _grown_by(final) is not None
+
+
+def _grown_by(final: BaseEstimator) -> str | None:
+    """The size a warm-started estimator grows in: its members, or its boosting rounds."""
+    params = final.get_params()
+    if "warm_start" not in params:
+        return None
+    if "n_estimators" in params:
+        return "n_estimators"
+    if isinstance(final, HistGradientBoostingClassifier | HistGradientBoostingRegressor):
+        return "max_iter"
+    return None
 
 
 class IterativeTrainer:
     """Train one configuration on every split, one iteration at a time.
 
-    Estimators with ``partial_fit`` take one pass per iteration; ensembles with
-    ``warm_start`` grow ``n_estimators / max_iter`` members per iteration. Preprocessing
-    steps of a Pipeline are fitted once per split.
+    Estimators with ``partial_fit`` take one pass per iteration. Estimators with
+    ``warm_start`` grow by a ``max_iter``-th of their final size per iteration: ensembles in
+    ``n_estimators`` members, histogram gradient boosting in ``max_iter`` boosting rounds.
+    Preprocessing steps of a Pipeline are fitted once per split.
     """
 
     def __init__(
@@ -57,7 +69,8 @@ class IterativeTrainer:
         self.max_iter = max_iter
         self.iteration = 0
         model = clone(estimator).set_params(**params)
-        self._target_n = _final(model).get_params().get("n_estimators")
+        self._grown_by = _grown_by(_final(model))
+        self._target_n = _final(model).get_params().get(self._grown_by) if self._grown_by else 0
         self._folds = [self._prepare(clone(model), X, y, tr, te) for tr, te in splits]
         self._classes = np.unique(y) if is_classifier(model) else None
 
@@ -75,8 +88,9 @@ class IterativeTrainer:
             extra = {"classes": self._classes} if self._classes is not None else {}
             final.partial_fit(X, y, **extra)
             return
+        assert self._grown_by is not None, "tune() accepts only estimators that train in steps"
         grown = max(1, round(self._target_n * self.iteration / self.max_iter))
-        final.set_params(warm_start=True, n_estimators=grown)
+        final.set_params(warm_start=True, **{self._grown_by: grown})
         final.fit(X, y)
 
     @staticmethod

@@ -81,9 +81,9 @@ def build_request(
         raise TuneError(f"The 'cv' parameter of tune() must be at least 2. Got {cv!r} instead.")
     if scheduler == "asha" and not is_iterative(estimator):
         raise TuneError(
-            f"scheduler='asha' stops trials early, which needs an estimator that trains in "
-            f"steps (partial_fit, or warm_start with n_estimators); {type(estimator).__name__} "
-            "does not. Use scheduler=None."
+            "scheduler='asha' stops trials early, which needs an estimator that trains in "
+            "steps (partial_fit, or warm_start with n_estimators or boosting rounds); "
+            f"{type(estimator).__name__} does not. Use scheduler=None."
         )
     check_space(estimator, param_space, search)
     X, y = data

@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -59,12 +60,28 @@ def run_pack(
         _report_while_working(units, score)
         return
     assert max_iter is not None, "a trial of its own trains iteratively"
-    for index in config["pack"]:
-        start = time.perf_counter()
-        try:
-            _train_iteratively(index, estimator, configs[index], X, y, splits, metric, max_iter)
-        except Exception as exc:
-            tune.report(_result(index, 0, worst, start, done=True, error=_describe(exc)))
+    with _trial_threads():
+        for index in config["pack"]:
+            start = time.perf_counter()
+            try:
+                _train_iteratively(index, estimator, configs[index], X, y, splits, metric, max_iter)
+            except Exception as exc:
+                tune.report(_result(index, 0, worst, start, done=True, error=_describe(exc)))
+
+
+def _trial_threads() -> AbstractContextManager:
+    """Size the native thread pools (OpenMP, BLAS) of the calling thread to the trial's CPUs.
+
+    Ray sets ``OMP_NUM_THREADS`` in a trial's process, but a worker started ahead has loaded
+    those libraries before, with a thread per core: two trials fitting a histogram gradient
+    boosting at once would then run twice as many threads as there are cores. An OpenMP
+    limit holds for the thread that sets it, so the thread that fits enters this.
+    """
+    import ray
+    from threadpoolctl import threadpool_limits
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    return threadpool_limits(limits=max(1, int(cpus)))
 
 
 def _report_while_working(
@@ -84,12 +101,13 @@ def _report_while_working(
 
     def run() -> None:
         try:
-            for unit in units:
-                if stop.is_set():
-                    return
-                result = score(*unit)
-                if result is not None:
-                    results.put(result)
+            with _trial_threads():
+                for unit in units:
+                    if stop.is_set():
+                        return
+                    result = score(*unit)
+                    if result is not None:
+                        results.put(result)
         except BaseException as exc:  # raised again in the trial's own thread
             results.put(exc)
         finally:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import SGDClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -127,6 +127,37 @@ def test_asha_stops_poor_trials_early(lab: Lab, dataset: str) -> None:
     assert dict(zip(results.trial_id, results.n, strict=True)) == dict(
         zip(trials.trial_id, trials.iterations, strict=True)
     )
+
+
+def test_boosting_grows_by_rounds_with_a_thread_per_trial_cpu(
+    lab: Lab, dataset: str, tmp_path
+) -> None:
+    """Under ASHA a histogram gradient boosting grows by a third of its rounds per iteration;
+    every fit, with or without ASHA, runs its native thread pools (OpenMP, BLAS) at the
+    trial's one CPU, even in a worker that had loaded them before."""
+    log = tmp_path / "fits.jsonl"
+
+    class Probe(HistGradientBoostingClassifier):
+        def fit(self, X, y):
+            from threadpoolctl import threadpool_info
+
+            threads = {pool["num_threads"] for pool in threadpool_info()}
+            with log.open("a") as out:
+                out.write(json.dumps({"rounds": self.max_iter, "threads": sorted(threads)}))
+                out.write("\n")
+            return super().fit(X, y)
+
+    probe = Probe(max_iter=9, early_stopping=False, random_state=0)
+    space = {"learning_rate": [0.05, 0.1, 0.3]}
+    run = lab.tune(probe, space, dataset=dataset, scheduler="asha", max_iter=3, cv=2,
+                   max_concurrent=2, progress=False)  # fmt: skip
+    assert _trials(lab, run.experiment_id).iterations.max() == 3
+    fits = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {fit["rounds"] for fit in fits} == {3, 6, 9}
+    lab.tune(probe, space, dataset=dataset, cv=2, max_concurrent=2, progress=False)
+    fits = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [fit["rounds"] for fit in fits].count(9) >= 3 * 2 + 2  # the grid's 6 fits, too
+    assert {thread for fit in fits for thread in fit["threads"]} == {1}
 
 
 def test_a_failing_configuration_is_recorded_and_the_rest_finish(lab: Lab, dataset: str) -> None:
