@@ -15,11 +15,12 @@ with a warm-up first, twice: at ``--concurrency`` clients (8) for throughput, wh
 core is busy and latency is mostly queueing, and at one client for latency (p50, p99), where
 nothing queues and the difference is the time the router adds to a request. The p99 ratio
 of logging on to off is taken under load, where the background writes compete with
-requests. The three targets take turns in short slices (2 s with ``--quick``, 12 rounds),
-so that the machine's changes of speed, which here move throughput by up to 30% within a
-minute, fall on all three alike. Each slice is followed by a short pause, and the order of
-the turns changes from round to round so that each target follows every other one equally
-often: the writes a logging slice leaves in flight do not fall on the target after it.
+requests. The three targets take turns in short slices (2 s with ``--quick``; 24 rounds
+under load, 6 alone), so that the machine's changes of speed, which here move throughput by
+up to 30% within a minute, fall on all three alike. Each slice is followed by a short pause,
+and the order of the turns changes from round to round so that each target follows every
+other one equally often: the writes a logging slice leaves in flight do not fall on the
+target after it.
 Afterwards every request id the router returned must have exactly one row in the store.
 
 The p99 under load is the 1% tail of a few thousand latencies, so one stall of the machine
@@ -115,8 +116,8 @@ class Target:
     before: Callable[[], None] | None = None
 
 
-async def measure(targets: dict[str, Target], body: dict, rounds: int, seconds: float,
-                  concurrency: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+async def measure(targets: dict[str, Target], body: dict, rounds: dict[str, int],
+                  seconds: float, concurrency: int) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Each target under load and alone, interleaved in short slices round by round (each
     target with its own open connections), so that a drift of the machine's speed during
     the run falls on every target alike."""
@@ -139,7 +140,7 @@ async def measure(targets: dict[str, Target], body: dict, rounds: int, seconds: 
         }  # fmt: skip
         orders = _balanced_orders(list(targets))
         for mode, clients in (("loaded", concurrency), ("alone", 1)):
-            for round_ in range(rounds):
+            for round_ in range(rounds[mode]):
                 for name in orders[round_ % len(orders)]:
                     runs[name][mode].append(await slice_(name, seconds, clients))
                     await asyncio.sleep(PAUSE_S)
@@ -192,7 +193,9 @@ def main() -> None:
              "the measurement itself, with nothing to find",
     )  # fmt: skip
     args = parser.parse_args()
-    rounds, seconds = (12, 2.0) if args.quick else (36, 3.0)
+    # The tail under load needs the most slices; a median alone, the fewest.
+    seconds = 2.0 if args.quick else 3.0
+    rounds = {"loaded": 24, "alone": 6} if args.quick else {"loaded": 60, "alone": 18}
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
@@ -262,6 +265,10 @@ def main() -> None:
         "router_quiet_p99_ms": round(quiet_run["p99_ms"], 3),
         "bare_p99_alone_ms": round(bare_run["p99_alone_ms"], 3),
         "router_p99_alone_ms": round(router_run["p99_alone_ms"], 3),
+        # With one client (nothing queues): the tail that logging's own work adds.
+        "p99_ratio_alone_logging_on_off": round(
+            router_run["p99_alone_ms"] / quiet_run["p99_alone_ms"], 3
+        ),
         "errors": bare_run["errors"] + router_run["errors"] + quiet_run["errors"],
         "concurrency": args.concurrency,
         "rounds": rounds,

@@ -11,7 +11,7 @@ import ray
 
 from mlops_lab import Lab, ReadOnlyError, SchemaError
 from mlops_lab.demo import request_rows
-from mlops_lab.store._actor import STORE_ACTOR_NAME
+from mlops_lab.store._actor import STORE_ACTOR_NAME, STORE_NICENESS
 from tests.conftest import run_python
 
 
@@ -121,7 +121,9 @@ def test_killing_the_store_actor_under_load_loses_and_duplicates_nothing(lab: La
     assert len(acked) == writers * batches * size
     assert len(stored) == stored.request_id.nunique()
     assert set(stored.request_id) == acked
-    assert lab.store.info()["pid"] != pid_before
+    restarted = lab.store.info()
+    assert restarted["pid"] != pid_before
+    assert restarted["niceness"] == STORE_NICENESS  # requests served go before its writes
 
 
 def _wait_until(condition: object, timeout: float = 120) -> None:
