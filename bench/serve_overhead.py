@@ -29,7 +29,7 @@ median over rounds of the per-round ratio, which one such stall cannot move; and
 ``--calibrate`` both router slices log, so the two ratios show the spread of the measurement
 itself (where there is nothing to find, they should be 1). A slice's p99 varies from slice
 to slice by a log-standard-deviation of about 0.16 here; the 60 rounds of ``--quick`` (about
-9 minutes in all) bring the ratio's standard error to about 2%, below the 5% it is judged on.
+12 minutes in all) bring the ratio's standard error to about 2%, below the 5% it is judged on.
 
     python bench/serve_overhead.py --quick
     python bench/serve_overhead.py --quick --calibrate
