@@ -62,12 +62,8 @@ class StoreActor:
 
 def _lower_priority(niceness: int) -> None:
     """Lower the calling thread's CPU priority to ``niceness``, never raise it."""
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        if niceness > current:
-            os.setpriority(os.PRIO_PROCESS, 0, niceness)
-    except (AttributeError, OSError):  # no such call here (Windows): the default priority
-        pass
+    if niceness > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
 
 
 class ActorStore(StoreClient):

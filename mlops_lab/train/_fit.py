@@ -69,8 +69,9 @@ class IterativeTrainer:
         self.max_iter = max_iter
         self.iteration = 0
         model = clone(estimator).set_params(**params)
-        self._grown_by = _grown_by(_final(model))
-        self._target_n = _final(model).get_params().get(self._grown_by) if self._grown_by else 0
+        final = _final(model)
+        self._grown_by = _grown_by(final)
+        self._target_n = final.get_params()[self._grown_by] if self._grown_by else 0
         self._folds = [self._prepare(clone(model), X, y, tr, te) for tr, te in splits]
         self._classes = np.unique(y) if is_classifier(model) else None
 
