@@ -1,0 +1,47 @@
+"""Text from the outside is made encodable without losing what was sent."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlops_lab._text import encodable, encodable_value
+
+# Any code point, lone surrogates included: what json.loads can hand the lab.
+_any_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF))
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | _any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_any_text, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+def test_valid_text_is_returned_as_it_is() -> None:
+    """Text UTF-8 can hold comes back as the same object."""
+    text = "café ☕ \U0001f600"
+    assert encodable(text) is text
+
+
+def test_a_lone_surrogate_becomes_its_escape() -> None:
+    """A lone surrogate is written as the escape a reader recognises."""
+    assert encodable("key \ud800!") == "key \\ud800!"
+
+
+@given(_any_text)
+def test_any_text_encodes(text: str) -> None:
+    """Whatever the text, the result encodes as UTF-8."""
+    encodable(text).encode("utf-8")
+
+
+@given(_values)
+def test_any_value_dumps_as_utf8_json(value: object) -> None:
+    """Every string of a nested value, keys included, encodes once made encodable."""
+    json.dumps(encodable_value(value), ensure_ascii=False).encode("utf-8")
+
+
+def test_strings_from_json_escapes_are_made_encodable() -> None:
+    """A body holding an escaped lone surrogate reads back as encodable text."""
+    value = json.loads('{"instances": [{"\\ud800": "\\udfff"}]}')
+    assert encodable_value(value) == {"instances": [{"\\ud800": "\\udfff"}]}
