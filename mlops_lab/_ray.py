@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from mlops_lab._net import port_free
 from mlops_lab.config import Settings
 
 
@@ -88,11 +89,49 @@ def start_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# Ray's raylet must register with its GCS within 30 s of `ray start` (fixed in Ray 2.60);
+# with the cores busy it can take longer. Such a start is stopped and tried again.
+START_ATTEMPTS = 3
+START_TIMEOUT_S = 240.0
+# How long Ray's processes wait for the GCS to answer (Ray's default is about 20 s).
+_GCS_WAIT = ("RAY_gcs_server_port_wait_time_s", "120")
+_BUSY_SIGN = "timed out during startup"
+
+
 def start_head(settings: Settings) -> LocalHead:
-    """Start a Ray head as its own process group, so it outlives this process."""
+    """Start a Ray head as its own process group, so it outlives this process.
+
+    Raises:
+        RuntimeStartError: the head could not start; the message says what failed (a port
+            in use, a machine too busy for Ray's fixed start timeout, or Ray's own error)
+            and what to do.
+    """
     ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     if ray_cli is None:
         raise RuntimeStartError("The 'ray' command was not found beside this Python.")
+    _require_free_ports(settings.ray_port)
+    log_path = settings.home / "ray-start.log"
+    for attempt in range(1, START_ATTEMPTS + 1):
+        pgid, code, output = _ray_start(ray_cli, settings, log_path)
+        if code == 0:
+            break
+        # A failed start can leave the GCS and other daemons running: stop them.
+        stop_session(pgid)
+        if _BUSY_SIGN not in output or attempt == START_ATTEMPTS:
+            raise RuntimeStartError(start_failure(code, output, log_path, attempt))
+    head = LocalHead(
+        address=f"127.0.0.1:{settings.ray_port}",
+        pgid=pgid,
+        store_path=str(settings.store_path),
+        serve_port=settings.serve_port,
+        started_at=time.time(),
+    )
+    settings.runtime_file.write_text(json.dumps(asdict(head)))
+    return head
+
+
+def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, int | None, str]:
+    """Run `ray start --head` once: its process group, exit code (None: too slow), output."""
     port = settings.ray_port
     command = [
         ray_cli, "start", "--head", f"--port={port}",
@@ -102,34 +141,53 @@ def start_head(settings: Settings) -> LocalHead:
     ]  # fmt: skip
     if settings.num_cpus is not None:
         command.append(f"--num-cpus={settings.num_cpus}")
-    log_path = settings.home / "ray-start.log"
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
+        _GCS_WAIT[0]: os.environ.get(*_GCS_WAIT),
+    }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")},
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )  # fmt: skip
+        try:
+            code: int | None = process.wait(timeout=START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            code = None
+    return process.pid, code, log_path.read_text(errors="replace")
+
+
+def start_failure(code: int | None, output: str, log_path: Path, attempts: int) -> str:
+    """What a failed `ray start` means and what to do, from its exit code and output."""
+    tail = output[-2000:]
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    if code is None:
+        return (
+            f"`ray start` did not finish within {START_TIMEOUT_S:.0f} s (load average "
+            f"{load:.1f} on {cores} cores; log: {log_path}). Free some cores and connect "
+            f"again.\n{tail}"
         )
-        code = process.wait(timeout=180)
-    if code != 0:
-        # A start that timed out can leave the GCS and the dashboard running: stop them.
-        stop_session(process.pid)
-        tail = log_path.read_text()[-2000:]
+    if _BUSY_SIGN in output:
+        return (
+            f"Ray's raylet did not register with its GCS within Ray's fixed 30 s, "
+            f"{attempts} times: the machine is too busy (load average {load:.1f} on {cores} "
+            f"cores). Connect again once other work has finished, or give the lab fewer "
+            f"CPUs with MLOPS_LAB_NUM_CPUS (log: {log_path}).\n{tail}"
+        )
+    return f"`ray start` exited with code {code} (log: {log_path}).\n{tail}"
+
+
+def _require_free_ports(port: int) -> None:
+    """Refuse a start whose ports (the GCS's and the two after it) are in use."""
+    taken = [p for p in (port, port + 1, port + 2) if not port_free(p, reuse_address=True)]
+    if taken:
         raise RuntimeStartError(
-            f"`ray start` exited with code {code} (log: {log_path}). If port {port} is "
-            f"taken, set another with MLOPS_LAB_RAY_PORT.\n{tail}"
+            f"Port(s) {', '.join(map(str, taken))} are in use by another process, and the "
+            f"lab's head needs ports {port}-{port + 2}. Set another first port with "
+            "MLOPS_LAB_RAY_PORT (or ray_port= in connect()), or stop that process."
         )
-    head = LocalHead(
-        address=f"127.0.0.1:{port}",
-        pgid=process.pid,
-        store_path=str(settings.store_path),
-        serve_port=settings.serve_port,
-        started_at=time.time(),
-    )
-    settings.runtime_file.write_text(json.dumps(asdict(head)))
-    return head
 
 
 def stop_head(head: LocalHead, settings: Settings, grace: float = 5.0) -> None:
