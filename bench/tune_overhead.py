@@ -12,6 +12,7 @@
    costs more than its new rounds here.)
 
     python bench/tune_overhead.py --quick
+    python bench/tune_overhead.py --smoke   # tiny data and grids: does it still run?
 
 Both sides are measured warm, as in a notebook session: GridSearchCV from its second call
 (joblib keeps its worker processes), the lab once its trial workers have been started ahead
@@ -40,7 +41,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from _common import scratch_lab
@@ -63,19 +66,39 @@ LARGER = {
     "min_samples_leaf": [1, 20, 100],
 }
 ITERATIONS = 9  # of LARGER's searches; each grows the model by a ninth of its stages
+STAGES = 90  # of the boosting model
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sizes of a run."""
+
+    samples: int
+    grid: dict[str, list[Any]]
+    larger: dict[str, list[Any]]
+    rounds: int = ROUNDS
+    stages: int = STAGES
+
+
+def _plan(quick: bool, smoke: bool) -> Plan:
+    if smoke:  # two configurations of each grid, one round, a model of a stage per iteration
+        first_two = {name: values[:2] for name, values in list(GRID.items())[:1]}
+        return Plan(300, first_two, {"learning_rate": [0.1, 0.3]}, rounds=1, stages=ITERATIONS)
+    return Plan(3_000 if quick else 8_000, GRID, LARGER)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, same grids")
+    parser.add_argument("--smoke", action="store_true", help="tiny data and grids")
     args = parser.parse_args()
+    plan = _plan(args.quick, args.smoke)
     X, y = make_classification(
-        n_samples=3_000 if args.quick else 8_000, n_features=20, n_informative=8,
-        random_state=0,
-    )  # fmt: skip
+        n_samples=plan.samples, n_features=20, n_informative=8, random_state=0
+    )
     forest = RandomForestClassifier(n_estimators=40, random_state=0, n_jobs=1)
     with scratch_lab(num_cpus=SLOTS, warm_workers=0) as lab:
-        result = _measure(lab, forest, X, y)
+        result = _measure(lab, forest, X, y, plan)
     configs = result["configs"]
     grid_s, grid_inside_s = result["grid_s"], result["grid_inside_s"]
     to_best = result["asha_to_best_s"]  # None if ASHA never reached the full search's best
@@ -108,9 +131,9 @@ def main() -> None:
     )
 
 
-def _gridsearch(forest: RandomForestClassifier, X, y) -> tuple[float, float]:
+def _gridsearch(forest: RandomForestClassifier, grid: dict, X, y) -> tuple[float, float]:
     """Time measured inside GridSearchCV's fits and scores, and its wall time."""
-    search = GridSearchCV(forest, GRID, cv=3, n_jobs=SLOTS, refit=False)
+    search = GridSearchCV(forest, grid, cv=3, n_jobs=SLOTS, refit=False)
     wall_s = _timed(search.fit, X, y)
     results = search.cv_results_
     inside_s = 3 * float((results["mean_fit_time"] + results["mean_score_time"]).sum())
@@ -123,12 +146,12 @@ def _timed(function, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def _measure(lab: mlops_lab.Lab, forest: RandomForestClassifier, X, y) -> dict:
+def _measure(lab: mlops_lab.Lab, forest: RandomForestClassifier, X, y, plan: Plan) -> dict:
     options = {"dataset": (X, y), "cv": 3, "progress": False, "max_concurrent": SLOTS}
     # The first call of each: joblib starts its worker processes (it starts them again once
     # Ray is up), and Ray starts the trial processes cold (no worker started ahead).
-    _, grid_cold_s = _gridsearch(forest, X, y)
-    cold_s = _timed(lab.tune, forest, GRID, **options)
+    _, grid_cold_s = _gridsearch(forest, plan.grid, X, y)
+    cold_s = _timed(lab.tune, forest, plan.grid, **options)
     lab.warm.size = SLOTS
     lab.warm.refill()  # and from now on, each search refills the pool when it ends
 
@@ -143,24 +166,24 @@ def _measure(lab: mlops_lab.Lab, forest: RandomForestClassifier, X, y) -> dict:
     # GridSearchCV and the lab take turns, each with the other idle (and the lab's next
     # workers started), so that a change of the machine's speed falls on both alike.
     grid_s = grid_inside_s = lab_s = inside_s = 0.0
-    for _ in range(ROUNDS):
+    for _ in range(plan.rounds):
         lab.warm.wait()
-        inside, wall = _gridsearch(forest, X, y)
+        inside, wall = _gridsearch(forest, plan.grid, X, y)
         grid_s, grid_inside_s = grid_s + wall, grid_inside_s + inside
-        run, wall, _ = warm_search(forest, GRID, **options)
+        run, wall, _ = warm_search(forest, plan.grid, **options)
         lab_s, inside_s = lab_s + wall, inside_s + float(run.results().duration_s.sum())
-    booster = GradientBoostingClassifier(n_estimators=90, random_state=0)
-    full, full_s, _ = warm_search(booster, LARGER, **options)  # each configuration fitted once
+    booster = GradientBoostingClassifier(n_estimators=plan.stages, random_state=0)
+    full, full_s, _ = warm_search(booster, plan.larger, **options)  # each fitted once
     asha, asha_s, asha_called_at = warm_search(
-        booster, LARGER, scheduler="asha", max_iter=ITERATIONS, **options
+        booster, plan.larger, scheduler="asha", max_iter=ITERATIONS, **options
     )
     full_best = full.best().score or 0.0
     return {
         "configs": len(run.results()),
-        "lab_s": lab_s / ROUNDS,
-        "inside_s": inside_s / ROUNDS,
-        "grid_s": grid_s / ROUNDS,
-        "grid_inside_s": grid_inside_s / ROUNDS,
+        "lab_s": lab_s / plan.rounds,
+        "inside_s": inside_s / plan.rounds,
+        "grid_s": grid_s / plan.rounds,
+        "grid_inside_s": grid_inside_s / plan.rounds,
         "cold_s": cold_s,
         "grid_cold_s": grid_cold_s,
         "full_s": full_s,
