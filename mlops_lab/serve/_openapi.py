@@ -239,10 +239,12 @@ def _shared() -> dict[str, Any]:
     )
     item["anyOf"] = [{"required": ["truth"]}, {"required": ["reward"]}]
     items = {**_list_of(_ref("FeedbackItem")), "minItems": 1}
+    # The Open Inference Protocol's error body is {"error": "<message>"}; the details are
+    # keys beside it, which its clients ignore.
     error = _object(
-        required=["code", "message"],
+        required=["error", "code"],
+        error={"type": "string", "description": "What was wrong, expected and received."},
         code={"type": "string", "description": "wrong_type, missing_feature, ..."},
-        message={"type": "string"},
         field={"type": "string", "description": "Where in the body: instances[3].petal_width"},
         expected={"type": "string"},
         received={"type": "string"},
@@ -253,7 +255,7 @@ def _shared() -> dict[str, Any]:
             "anyOf": [_ref("FeedbackItem"), items, _object(["feedback"], feedback=items)]
         },
         "Feedback": _object(received={"type": "integer"}, duplicates=_list_of({"type": "string"})),
-        "Error": _object(required=["error"], error=error),
+        "Error": error,
     }
 
 
