@@ -109,7 +109,7 @@ def binary_inputs(inputs: list[Any], data: bytes) -> dict[int, bytes]:
 def _binary_size(raw: Any, where: str) -> int | None:
     parameters = raw.get("parameters") if isinstance(raw, dict) else None
     if not isinstance(parameters, dict) or "binary_data_size" not in parameters:
-        return None  # no binary data (a tensor or parameters of the wrong type are refused later)
+        return None  # no binary data for this input
     size = parameters["binary_data_size"]
     if type(size) is not int or size < 0:
         raise refuse(

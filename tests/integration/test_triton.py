@@ -187,6 +187,7 @@ def test_every_refusal_is_rendered_by_the_client(client, endpoint) -> None:
         ("", b"\0" * 8, "Inference-Header-Content-Length"),
         ("+", b"\0" * 64, "Inference-Header-Content-Length"),
     ],
+    ids=["not-a-number", "data-beyond-the-sizes", "empty-header", "sign-only"],
 )
 def test_malformed_binary_requests_are_a_json_4xx(endpoint, header, tail, field) -> None:
     """A header that is not the JSON's length, or binary data that does not fit the
