@@ -343,6 +343,16 @@ def test_feedback_for_an_unknown_request_is_404_and_repeats_are_stored_once(
     assert stored.n[0] == 3
 
 
+def test_the_python_api_raises_the_routers_message(lab: Lab, endpoint, models) -> None:
+    """A request the router refuses through the Python API raises an EndpointError with
+    the message its HTTP body gives, naming the field."""
+    endpoint.split({models["serve-lr"]: 1.0})
+    with pytest.raises(EndpointError, match=r"^instances\[0\]: expected 4 values"):
+        endpoint.predict([[1.0, 2.0, 3.0]])
+    with pytest.raises(EndpointError, match="nope"):
+        endpoint.feedback([{"request_id": "nope", "reward": 1.0}])
+
+
 def test_the_python_api_refuses_bad_requests_clearly(
     lab: Lab, endpoint, models: dict[str, str]
 ) -> None:
