@@ -73,6 +73,9 @@ def delete_router(endpoint: str) -> None:
 class Gateway:
     """The Open Inference Protocol (v2) paths, handed to each endpoint's router.
 
+    The router gets the raw body and the request's headers (a plain dict, names in lower
+    case), from which it reads the binary tensor data's ``Inference-Header-Content-Length``.
+
     Args:
         auth: The SHA-256 of the token clients must send, or None on loopback without one.
     """
