@@ -73,6 +73,9 @@ def delete_router(endpoint: str) -> None:
 class Gateway:
     """The Open Inference Protocol (v2) paths, handed to each endpoint's router.
 
+    The router gets the raw body and the request's headers (a plain dict, names in lower
+    case), from which it reads the binary tensor data's ``Inference-Header-Content-Length``.
+
     Args:
         auth: The SHA-256 of the token clients must send, or None on loopback without one.
     """
@@ -100,25 +103,35 @@ class Gateway:
             return error_response(error)
 
     async def _model(self, request: Request, endpoint: str, rest: list[str]) -> Response:
-        if len(rest) >= 2 and rest[0] == "versions":  # /versions/<v>/... serves as the endpoint
-            rest = rest[2:]
+        version = None
+        if len(rest) >= 2 and rest[0] == "versions":  # the router checks that it is served
+            version, rest = rest[1], rest[2:]
         router = _router(endpoint)
+        # Plain values for the router: header names come from Starlette in lower case.
+        headers = {name.lower(): value for name, value in request.headers.items()}
         if request.method == "GET" and rest in ([], ["ready"]):
-            answer = await router.metadata.remote()
+            answer = await router.metadata.remote(headers, version=version)
             if rest == ["ready"] and answer["status"] == 200:
                 answer = {"status": 200, "name": endpoint, "ready": True}
         elif request.method == "POST" and rest == ["infer"]:
             body = await read_body(request, _GATEWAY_MAX_BODY)
             if isinstance(body, RequestError):
                 raise body
-            answer = await router.infer.remote(body)
+            answer = await router.infer.remote(body, headers, version=version)
         else:
             raise RequestError(
                 404, "not_found", f"No route {request.method} {request.url.path}; use GET "
                 f"/v2/models/{endpoint} or POST /v2/models/{endpoint}/infer.",
             )  # fmt: skip
-        status = answer.pop("status")
-        return JSONResponse(answer, status_code=status)
+        return _reply(answer)
+
+
+def _reply(answer: dict[str, Any]) -> Response:
+    """A router's answer as a response: its JSON, or its ``content`` with its ``headers``."""
+    status = answer.pop("status")
+    if "content" in answer:
+        return Response(answer["content"], status_code=status, headers=answer["headers"])
+    return JSONResponse(answer, status_code=status)
 
 
 def _server(parts: list[str]) -> dict[str, Any]:
@@ -126,15 +139,20 @@ def _server(parts: list[str]) -> dict[str, Any]:
         return {"live": True}
     if parts == ["health", "ready"]:
         return {"ready": True}
-    return {"name": "mlops-lab", "version": __version__, "extensions": []}
+    return {"name": "mlops-lab", "version": __version__, "extensions": ["binary_tensor_data"]}
 
 
 def _router(endpoint: str) -> Any:
+    """The handle of the endpoint's router; a 404 for any other name, the gateway's own too."""
     try:
-        return serve.get_app_handle(endpoint)
+        handle = serve.get_app_handle(endpoint)
     except Exception:  # Serve raises a plain exception for an unknown application
+        handle = None
+    # Every endpoint's ingress is its router (run_router); any other application is not one.
+    if handle is None or handle.deployment_name != "router":
         raise RequestError(
-            404, "unknown_endpoint", f"No endpoint is named {endpoint!r}. List the endpoints "
-            "with lab.endpoints() or `%mlops endpoints`.", field="model_name",
+            404, "unknown_endpoint", f"No endpoint is named {endpoint!r}. List "
+            "the endpoints with lab.endpoints() or `%mlops endpoints`.", field="model_name",
             received=repr(endpoint),
-        ) from None  # fmt: skip
+        )  # fmt: skip
+    return handle

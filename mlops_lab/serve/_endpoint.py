@@ -210,7 +210,7 @@ class Endpoint:
     def _call(self, method: str, *args: Any) -> dict[str, Any]:
         answer = _wait(getattr(self._handle(), method).remote(*args))
         if answer.pop("status") != 200:
-            raise EndpointError(answer["error"]["message"])
+            raise EndpointError(answer["error"])
         return answer
 
 

@@ -123,7 +123,11 @@ def _infer(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "summary": "Open Inference Protocol v2 inference",
         "description": "One tensor of shape [n, features] holding every feature in order, "
-        "or one tensor per feature, named after it, of shape [n] or [n, 1].",
+        "or one tensor per feature, named after it, of shape [n] or [n, 1]. Tensor data may "
+        "follow the JSON as binary data (the binary tensor data extension: parameters."
+        "binary_data_size, header Inference-Header-Content-Length); outputs come as binary "
+        "data when asked (binary_data_output, or binary_data on a requested output). "
+        "/v2/models/<endpoint>/versions/<version>/infer takes a version the endpoint serves.",
         "requestBody": {
             "required": True,
             "content": {
@@ -215,9 +219,17 @@ def _v2_schemas() -> dict[str, Any]:
         "InferResponse": _object(
             required=["model_name", "model_version", "id", "outputs"],
             model_name={"type": "string"},
-            model_version={"type": "string"},
+            model_version={
+                "type": "string",
+                "description": "The model version that served the instances (most of them, "
+                "when they went to several); parameters.models gives each one's.",
+            },
             id={"type": "string"},
-            parameters=_object(request_ids=_list_of({"type": "string"})),
+            parameters=_object(
+                request_ids=_list_of({"type": "string"}),
+                models=_list_of({"type": "string"}, "The model version of each instance."),
+                route_id={"type": "string"},
+            ),
             outputs=_list_of(_ref("Tensor")),
         ),
         "ModelMetadata": _object(
@@ -239,10 +251,12 @@ def _shared() -> dict[str, Any]:
     )
     item["anyOf"] = [{"required": ["truth"]}, {"required": ["reward"]}]
     items = {**_list_of(_ref("FeedbackItem")), "minItems": 1}
+    # The Open Inference Protocol's error body is {"error": "<message>"}; the details are
+    # keys beside it, which its clients ignore.
     error = _object(
-        required=["code", "message"],
+        required=["error", "code"],
+        error={"type": "string", "description": "What was wrong, expected and received."},
         code={"type": "string", "description": "wrong_type, missing_feature, ..."},
-        message={"type": "string"},
         field={"type": "string", "description": "Where in the body: instances[3].petal_width"},
         expected={"type": "string"},
         received={"type": "string"},
@@ -253,7 +267,7 @@ def _shared() -> dict[str, Any]:
             "anyOf": [_ref("FeedbackItem"), items, _object(["feedback"], feedback=items)]
         },
         "Feedback": _object(received={"type": "integer"}, duplicates=_list_of({"type": "string"})),
-        "Error": _object(required=["error"], error=error),
+        "Error": error,
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab._text import encodable
 from mlops_lab.serve._values import (
     FLOAT_MAX,
     FieldPath,
@@ -40,7 +41,7 @@ class RequestError(Exception):
 
     Example:
         >>> RequestError(400, "missing_field", "No id.", field="request_id").body()
-        {'error': {'code': 'missing_field', 'message': 'No id.', 'field': 'request_id'}}
+        {'error': 'No id.', 'code': 'missing_field', 'field': 'request_id'}
     """
 
     def __init__(
@@ -62,11 +63,23 @@ class RequestError(Exception):
         self.received = received
 
     def body(self) -> dict[str, Any]:
-        """The JSON body of the response; ``field``, ``expected``, ``received`` when known."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        details = {"field": self.field, "expected": self.expected, "received": self.received}
-        error.update({key: value for key, value in details.items() if value is not None})
-        return {"error": error}
+        """The JSON body of the response: ``{"error": "<message>"}`` and the details beside it.
+
+        The message is a string, as the Open Inference Protocol has it (its clients, such as
+        ``tritonclient``, show ``body["error"]`` and nothing else), and says on its own what
+        was wrong, expected and received. ``code``, and ``field``, ``expected`` and
+        ``received`` when known, are top-level keys beside it for programs to read. Text sent
+        by the client may be quoted in them: it is made encodable, so the body always is.
+        """
+        details = {
+            "code": self.code,
+            "field": self.field,
+            "expected": self.expected,
+            "received": self.received,
+        }
+        body = {"error": encodable(self.message)}
+        body.update({key: encodable(value) for key, value in details.items() if value is not None})
+        return body
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments: rebuild through a partial so that the error can be pickled.

@@ -40,7 +40,14 @@ from mlops_lab.serve._protocol import (
     read_json,
     to_json_values,
 )
-from mlops_lab.serve._v2 import infer_response, model_metadata, parse_infer
+from mlops_lab.serve._v2 import (
+    infer_response,
+    model_metadata,
+    not_served,
+    parse_infer,
+    served_version,
+)
+from mlops_lab.serve._v2_binary import binary_outputs, encode_response, split_body
 from mlops_lab.store._actor import ActorStore, find_store_actor
 
 log = logging.getLogger(__name__)
@@ -235,34 +242,58 @@ class Router:
             "models": outcome.arms,
         }
 
-    def infer(self, body: bytes) -> dict[str, Any]:
-        """An Open Inference Protocol v2 inference (status and body)."""
+    def infer(
+        self, body: bytes, headers: dict[str, str], version: str | None = None
+    ) -> dict[str, Any]:
+        """An Open Inference Protocol v2 inference: status, then error body or reply.
+
+        A refused request gets its status and the error's JSON body; an answered one gets
+        200, the reply's ``content`` (bytes) and its ``headers``.
+
+        Args:
+            body: The request body: JSON, possibly followed by binary tensor data.
+            headers: The request's headers, names in lower case.
+            version: The model version of a ``/versions/<version>/infer`` path; it must be
+                one the endpoint serves, and the endpoint routes the request as any other.
+        """
         start = time.perf_counter()
         try:
-            payload = read_json(body, max_bytes=self.limits.max_body_bytes)
+            payload, data = split_body(body, headers, max_bytes=self.limits.max_body_bytes)
             active = self._require_active()
+            if version is not None and version not in active.routes.arms:
+                raise not_served(version, active.routes.arms)
             frame, infer_id = parse_infer(
-                payload, active.inputs, max_instances=self.limits.max_instances
+                payload, active.inputs, max_instances=self.limits.max_instances, binary=data
             )
+            binary = binary_outputs(payload)
             outcome = self.predict_frame(frame, active, start)
         except RequestError as error:
             self._log_error(error, body, start)
             return {"status": error.status, **error.body()}
         answer = infer_response(
             self.endpoint,
-            active.routes.route_id,
+            served_version(outcome.arms, active.routes.arms),
             infer_id or outcome.request_ids[0],
             outcome.predictions,
             request_ids=outcome.request_ids,
+            parameters={"models": outcome.arms, "route_id": active.routes.route_id},
         )
-        return {"status": 200, **answer}
+        content, reply_headers = encode_response(answer, binary)
+        return {"status": 200, "content": content, "headers": reply_headers}
 
-    def metadata(self) -> dict[str, Any]:
-        """The Open Inference Protocol's model metadata (status and body)."""
+    def metadata(self, headers: dict[str, str], version: str | None = None) -> dict[str, Any]:
+        """The Open Inference Protocol's model metadata (status and body).
+
+        Its versions are the model versions the endpoint routes to; ``version``, from a
+        ``/versions/<version>`` path, must be one of them. ``headers`` are the request's.
+        """
         active = self.active
         if active is None:
             return {"status": 503, **_not_ready(self.endpoint).body()}
-        body = model_metadata(self.endpoint, active.inputs, active.signature, list(active.models))
+        served = list(active.routes.arms)
+        if version is not None and version not in served:
+            return {"status": 404, **not_served(version, served).body()}
+        body = model_metadata(self.endpoint, active.inputs, active.signature, served)
         return {"status": 200, **body}
 
     def feedback(self, items: list[dict[str, Any]], source: str = "api") -> dict[str, Any]:

@@ -1,14 +1,16 @@
 """The Open Inference Protocol v2 (KServe, Triton): requests, responses and metadata.
 
 A ``/infer`` request holds tensors: one of shape ``[n, len(inputs)]`` for all features in
-order, or one per feature, named after it. Their values are checked as the instances' are,
-by ``_values.py``. No Ray, Starlette or IPython here.
+order, or one per feature, named after it, with their data in the JSON or as binary data
+after it (``_v2_binary.py``). Their values are checked as the instances' are, by
+``_values.py``. No Ray, Starlette or IPython here.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab._text import encodable
 from mlops_lab.serve._protocol import (
     RequestError,
     check_count,
@@ -23,6 +26,7 @@ from mlops_lab.serve._protocol import (
     required,
     to_json_values,
 )
+from mlops_lab.serve._v2_binary import binary_inputs, decode_tensor
 from mlops_lab.serve._values import (
     FeatureKind,
     FieldPath,
@@ -45,13 +49,14 @@ DATATYPES = (*NUMERIC_DATATYPES, "BOOL", "BYTES")
 
 
 def parse_infer(
-    payload: Any, inputs: list[dict[str, Any]], *, max_instances: int
+    payload: Any, inputs: list[dict[str, Any]], *, max_instances: int, binary: bytes = b""
 ) -> tuple[pd.DataFrame, str | None]:
     """The instances of an Open Inference Protocol v2 request, and the request's id.
 
     Either one tensor of shape ``[n, len(inputs)]`` (any name) holds all features in
     order, or each feature has its own tensor, named after it, of shape ``[n]`` or
-    ``[n, 1]``. Data may be flat or nested, in row-major order.
+    ``[n, 1]``. Data may be flat or nested, in row-major order, or be sent as ``binary``
+    data after the JSON object (see ``_v2_binary.py``).
 
     Example:
         >>> features = [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "int64"}]
@@ -74,7 +79,8 @@ def parse_infer(
             raise refuse("wrong_type", key, expected, describe(payload[key]))
     if not payload["inputs"]:
         raise refuse("invalid_payload", "inputs", "at least one tensor", "none", _SEE_METADATA)
-    tensors = [_tensor(raw, k) for k, raw in enumerate(payload["inputs"])]
+    chunks = binary_inputs(payload["inputs"], binary)
+    tensors = [_tensor(raw, k, chunks.get(k)) for k, raw in enumerate(payload["inputs"])]
     names = [str(feature["name"]) for feature in inputs]
     first = tensors[0]
     if len(tensors) == 1 and (first.name not in names or first.shape[1:] == (len(names),)):
@@ -99,7 +105,7 @@ class _Tensor:
         return f"inputs[{self.index}].{key}"
 
 
-def _tensor(raw: Any, k: int) -> _Tensor:
+def _tensor(raw: Any, k: int, binary: bytes | None) -> _Tensor:
     where = f"inputs[{k}]"
     if not isinstance(raw, dict):
         raise refuse(
@@ -112,7 +118,8 @@ def _tensor(raw: Any, k: int) -> _Tensor:
     name = required(raw, "name", str, where, "a string")
     shape = required(raw, "shape", list, where, "a list of sizes such as [2, 4]")
     datatype = required(raw, "datatype", str, where, "a datatype such as FP64")
-    data = required(raw, "data", list, where, "a list of values")
+    if binary is None:
+        data = required(raw, "data", list, where, "a list of values")
     if not shape or not all(type(size) is int and size >= 0 for size in shape):
         raise refuse(
             "wrong_type", f"{where}.shape", "a list of sizes such as [2, 4]", describe(shape)
@@ -121,6 +128,8 @@ def _tensor(raw: Any, k: int) -> _Tensor:
         raise refuse(
             "invalid_value", f"{where}.datatype", f"one of {', '.join(DATATYPES)}", shown(datatype)
         )
+    if binary is not None:
+        data = decode_tensor(binary, datatype, tuple(shape), where)
     return _Tensor(k, name, tuple(shape), datatype, data)
 
 
@@ -237,8 +246,11 @@ def infer_response(
     predictions: Sequence[Any] | np.ndarray,
     *,
     request_ids: list[str] | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Open Inference Protocol v2 response holding ``predictions`` as output "predict".
+
+    ``request_ids`` (one per instance) and any other ``parameters`` go in its parameters.
 
     Example:
         >>> infer_response("iris", "3", "r1", np.array([0, 2]))["outputs"][0]["datatype"]
@@ -254,12 +266,48 @@ def infer_response(
     response: dict[str, Any] = {
         "model_name": model_name,
         "model_version": model_version,
-        "id": request_id,
+        "id": encodable(request_id),  # echoed from the request
         "outputs": [output],
     }
-    if request_ids is not None:
-        response["parameters"] = {"request_ids": list(request_ids)}
+    extra = {} if request_ids is None else {"request_ids": list(request_ids)}
+    extra.update(parameters or {})
+    if extra:
+        response["parameters"] = extra
     return response
+
+
+def served_version(arms: Sequence[str], served: Sequence[str]) -> str:
+    """The ``model_version`` of a response: the version that served its instances.
+
+    An endpoint may route each instance to another of the model versions it serves (its
+    arms, "name@version", as the metadata lists them). The response names the one that
+    served them all when they all went to one, else the one that served most of them (the
+    first of ``served`` on a tie); its ``parameters.models`` gives each instance's.
+
+    Example:
+        >>> served_version(["iris@2", "iris@1", "iris@2"], ["iris@1", "iris@2"])
+        'iris@2'
+    """
+    counts = Counter(arms)
+    return max(served, key=lambda arm: counts[arm])
+
+
+def not_served(version: str, served: Sequence[str]) -> RequestError:
+    """The 404 for a ``/versions/<version>`` path naming a version the endpoint does not serve.
+
+    Example:
+        >>> not_served("999", ["iris@1"]).status
+        404
+    """
+    return refuse(
+        "unknown_version",
+        "model_version",
+        f"one of the versions this endpoint serves: {listing([repr(arm) for arm in served])}",
+        shown(version),
+        "GET /v2/models/<endpoint> lists them; leave the version out of the path and the "
+        "endpoint routes the request as it routes every other.",
+        status=404,
+    )
 
 
 def _dtype_of_values(array: np.ndarray) -> np.dtype:

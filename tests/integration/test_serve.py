@@ -314,8 +314,8 @@ def test_bad_input_is_a_4xx_naming_the_field_and_is_logged(
     else:
         reply = _post(f"{endpoint.url}/predict", body)
     assert reply.status_code == status
-    error = reply.json()["error"]
-    assert error["field"].startswith(field) and error["message"]
+    error = reply.json()
+    assert error["field"].startswith(field) and isinstance(error["error"], str) and error["error"]
     assert endpoint.flush()
     assert lab.sql("SELECT count(*) AS n FROM requests WHERE status >= 400").n[0] == before + 1
     rows, _ = _instances(1)
@@ -329,7 +329,7 @@ def test_feedback_for_an_unknown_request_is_404_and_repeats_are_stored_once(
     twice is stored once and reported as a duplicate."""
     endpoint.split({models["serve-lr"]: 1.0})
     unknown = _post(f"{endpoint.url}/feedback", {"request_id": "nope", "truth": 1})
-    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
     rows, truth = _instances(3, seed=4)
     ids = _post(f"{endpoint.url}/predict", {"instances": rows}).json()["request_ids"]
     items = [{"request_id": i, "truth": t} for i, t in zip(ids, truth, strict=True)]
@@ -341,6 +341,16 @@ def test_feedback_for_an_unknown_request_is_404_and_repeats_are_stored_once(
         params=[ids],
     )
     assert stored.n[0] == 3
+
+
+def test_the_python_api_raises_the_routers_message(lab: Lab, endpoint, models) -> None:
+    """A request the router refuses through the Python API raises an EndpointError with
+    the message its HTTP body gives, naming the field."""
+    endpoint.split({models["serve-lr"]: 1.0})
+    with pytest.raises(EndpointError, match=r"^instances\[0\]: expected 4 values"):
+        endpoint.predict([[1.0, 2.0, 3.0]])
+    with pytest.raises(EndpointError, match="nope"):
+        endpoint.feedback([{"request_id": "nope", "reward": 1.0}])
 
 
 def test_the_python_api_refuses_bad_requests_clearly(
@@ -399,6 +409,6 @@ def test_a_lab_with_a_token_serves_only_requests_that_carry_it(
             url, json=body, headers={"Authorization": "Bearer s3cret"}, timeout=30
         )
         assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
-        assert missing.json()["error"]["field"] == "Authorization"
+        assert missing.json()["field"] == "Authorization"
     finally:
         ep.undeploy()

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlops_lab.serve import _openapi, _protocol, _v2, _values
+from mlops_lab import _text
+from mlops_lab.serve import _openapi, _protocol, _v2, _v2_binary, _values
 from mlops_lab.serve._protocol import (
     FeedbackItem,
     RequestError,
@@ -223,8 +224,8 @@ def test_instances_are_refused_naming_the_field(payload, features, status, code,
     error = refused(parse_instances, payload, features, max_instances=LIMIT)
     assert (status, code, field) == (error.status, error.code, error.field)
     assert error.message.startswith(field)
-    assert {"code": code, "field": field} == {
-        k: error.body()["error"][k] for k in ("code", "field")
+    assert {"error": error.message, "code": code, "field": field} == {
+        k: error.body()[k] for k in ("error", "code", "field")
     }
 
 
@@ -536,18 +537,30 @@ def test_the_output_datatype_comes_from_the_signature(signature, datatype) -> No
 
 
 def test_request_error_body_omits_what_is_unknown_and_survives_pickling() -> None:
-    """The body holds code and message, and field/expected/received only when given; a
-    pickled error comes back whole."""
+    """The body holds the message as the "error" string and the code beside it, and
+    field/expected/received only when given; a pickled error comes back whole."""
     error = RequestError(404, "unknown_request_id", "r1 was never served.", field="request_id")
     assert error.body() == {
-        "error": {
-            "code": "unknown_request_id",
-            "message": "r1 was never served.",
-            "field": "request_id",
-        }
+        "error": "r1 was never served.",
+        "code": "unknown_request_id",
+        "field": "request_id",
     }
     copy = pickle.loads(pickle.dumps(error))
     assert (404, error.body(), str(error)) == (copy.status, copy.body(), str(copy))
+
+
+@given(message=st.text(), received=st.none() | st.text())
+def test_request_error_body_is_what_triton_clients_render(message, received) -> None:
+    """Any error body is encodable JSON whose "error" is the message as a string, which
+    tritonclient's exception shows whole."""
+    from tritonclient.utils import InferenceServerException
+
+    body = RequestError(400, "wrong_type", message, field="x", received=received).body()
+    decoded = json.loads(json.dumps(body, ensure_ascii=False).encode("utf-8"))
+    assert decoded["error"] == _text.encodable(message)
+    assert str(InferenceServerException(msg=decoded["error"], status="400")).endswith(
+        decoded["error"]
+    )
 
 
 # --- the OpenAPI document ---
@@ -621,13 +634,13 @@ def test_openapi_gives_each_feature_its_json_type() -> None:
 
 def test_protocol_imports_no_ray_starlette_or_ipython() -> None:
     """The protocol and its OpenAPI document import only the standard library, numpy,
-    pandas and each other."""
+    pandas, each other and the text boundary (mlops_lab._text)."""
     allowed = {"numpy", "pandas", "mlops_lab", *sys.stdlib_module_names}
-    modules = (_protocol, _values, _v2, _openapi)
+    modules = (_protocol, _values, _v2, _v2_binary, _openapi)
     for module in modules:
         tree = ast.parse(Path(module.__file__).read_text())
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert {name.split(".")[0] for name in imported} <= allowed
         ours = {name for name in imported if name.startswith("mlops_lab")}
-        assert ours <= {m.__name__ for m in modules}
+        assert ours <= {m.__name__ for m in modules} | {_text.__name__}
