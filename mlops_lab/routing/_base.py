@@ -123,7 +123,7 @@ class Policy(ABC):
                     "request's features as the context."
                 )
             return None
-        return tuple(float(x) for x in context)
+        return tuple(map(float, context))
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())

@@ -69,7 +69,7 @@ class LinUCB(Policy):
         """
         inverses, thetas = self._stacked(tuple(arms), len(x))
         bounds = thetas @ x + self.alpha * np.sqrt((inverses @ x) @ x)
-        return bounds.tolist()  # type: ignore[no-any-return]
+        return bounds.tolist()
 
     def _best(self, arms: list[str], context: tuple[float, ...] | None) -> list[str]:
         bounds = self._bounds(arms, self._features(context))

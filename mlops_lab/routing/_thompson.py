@@ -32,10 +32,12 @@ class Thompson(Policy):
     closed form. So the policy keeps a bank of ``PROPENSITY_DRAWS`` joint posterior samples
     and the winning arm of each, and serves each request the winner of one sample picked at
     random: the share of an arm's wins in the bank as it is then is exactly the probability
-    with which it is served. Each update redraws the next slice of the bank from the new
-    posteriors, so that the whole bank is redrawn within ``refresh`` updates (sooner while
-    the posteriors are young) and no call does more than a slice of the work; a decision
-    draws nothing. The bank is redrawn whole only when the live arms change.
+    with which it is served. A decision draws nothing. Each update redraws the next slice
+    of the bank from the new posteriors, so that the whole bank is redrawn within
+    ``refresh`` updates (sooner while the posteriors are young, but never in fewer than
+    ``FASTEST_TURNOVER``): the work is spread over the updates, a slice each, and a replayed
+    batch draws its slices at once (at most the whole bank). The bank is drawn whole only
+    for the first decision and when the live arms change.
 
     Args:
         prior: Beta(prior, prior) before any reward.

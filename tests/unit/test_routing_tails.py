@@ -15,7 +15,7 @@ from scipy import stats as distributions
 
 from mlops_lab.routing import Event, make_policy
 from mlops_lab.routing._bank import DrawBank
-from mlops_lab.routing._thompson import MEMORY_PER_ARM, PROPENSITY_DRAWS
+from mlops_lab.routing._thompson import FASTEST_TURNOVER, MEMORY_PER_ARM, PROPENSITY_DRAWS
 
 ARMS = ["a@1", "b@1", "c@1", "d@1"]
 THOMPSONS = ["thompson", "discounted_thompson"]
@@ -82,6 +82,32 @@ def test_no_draw_in_the_bank_is_older_than_refresh_updates(name, refresh, histor
             policy.replay(Event(arm, _reward(rng, arm)) for arm in rng.choices(ARMS, k=value))
         if policy.bank_ is not None:
             assert policy.bank_.drawn_at.min() > policy.updates_ - refresh
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    name=st.sampled_from(THOMPSONS),
+    refresh=st.integers(1, 12) | st.integers(13, 200),
+    history=st.lists(st.sampled_from(["choose", "update"]), max_size=80),
+    seed=st.integers(0, 9),
+)
+def test_a_decision_draws_nothing_and_an_update_redraws_a_slice(name, refresh, history, seed):
+    """Once the bank is drawn, a decision redraws none of it and an update redraws at most
+    an eighth of it (a ``refresh``-th if that is more): the work either may do while the
+    router holds its lock is bounded."""
+    policy, rng = make_policy(name, refresh=refresh, seed=seed), random.Random(seed)
+    policy.choose(ARMS)
+    most = -(-PROPENSITY_DRAWS // min(refresh, FASTEST_TURNOVER))
+    for kind in history:
+        drawn_at, winners = policy.bank_.drawn_at.copy(), policy.bank_.winners.copy()
+        if kind == "choose":
+            policy.choose(ARMS)
+            assert (drawn_at == policy.bank_.drawn_at).all()
+            assert (winners == policy.bank_.winners).all()
+        else:
+            arm = rng.choice(ARMS)
+            policy.update(arm, _reward(rng, arm))
+            assert 0 < (drawn_at != policy.bank_.drawn_at).sum() <= most
 
 
 posteriors = st.lists(st.tuples(st.floats(0.2, 50.0), st.floats(0.2, 50.0)), min_size=1, max_size=5)
