@@ -244,6 +244,24 @@ def _median_ratio(on: dict[str, Any], off: dict[str, Any]) -> float:
     return statistics.median(a / b for a, b in rounds)
 
 
+def _bandit_figures(
+    bandit: dict[str, Any], split: dict[str, Any], rewards: Feedback,
+    learned: dict[str, dict[str, float]],
+) -> dict[str, Any]:  # fmt: skip
+    """Thompson sampling under feedback against the split router, both logging."""
+    return {
+        "bandit_p99_ratio": round(bandit["p99_ms"] / split["p99_ms"], 3),
+        "bandit_p99_ratio_median_of_rounds": round(_median_ratio(bandit, split), 3),
+        "bandit_p99_ms": round(bandit["p99_ms"], 3),
+        "bandit_rps": round(bandit["rps"], 1),
+        "bandit_p50_ms": round(bandit["p50_ms"], 3),
+        "bandit_feedback_sent": rewards.sent,
+        "bandit_feedback_refused": rewards.refused,
+        # The rewards the replica's policy learned from (its arms' pulls).
+        "bandit_updates": int(sum(arm["pulls"] for arm in learned.values())),
+    }
+
+
 def _p99(values: list[float]) -> float:
     return values[int(0.99 * (len(values) - 1))]
 
@@ -305,7 +323,6 @@ def main() -> None:
             body, rounds, seconds, args.concurrency, warm_up_s=0.5 if args.smoke else 2.0,
         ))  # fmt: skip
         bare_run, router_run, quiet_run = runs["bare"], runs["router"], runs["quiet"]
-        bandit_run = runs["bandit"]
         learned = bandit.describe()["policy_stats"]
         endpoint.flush()
         ids = router_run["ids"]
@@ -345,15 +362,7 @@ def main() -> None:
         "p99_ratio_alone_logging_on_off": round(
             router_run["p99_alone_ms"] / quiet_run["p99_alone_ms"], 3
         ),
-        # Thompson sampling under feedback against the split, both logging.
-        "bandit_p99_ratio": round(bandit_run["p99_ms"] / router_run["p99_ms"], 3),
-        "bandit_p99_ratio_median_of_rounds": round(_median_ratio(bandit_run, router_run), 3),
-        "bandit_p99_ms": round(bandit_run["p99_ms"], 3),
-        "bandit_rps": round(bandit_run["rps"], 1),
-        "bandit_p50_ms": round(bandit_run["p50_ms"], 3),
-        "bandit_feedback_sent": rewards.sent,
-        "bandit_feedback_refused": rewards.refused,
-        "bandit_updates": int(sum(arm["pulls"] for arm in learned.values())),
+        **_bandit_figures(runs["bandit"], router_run, rewards, learned),
         "errors": sum(run["errors"] for run in runs.values()),
         "concurrency": args.concurrency,
         "rounds": rounds,
