@@ -282,7 +282,7 @@ def main() -> None:
     seconds = 2.0 if args.quick else 3.0
     rounds = {"loaded": 60, "alone": 6} if args.quick else {"loaded": 120, "alone": 18}
     if args.smoke:  # what the figures would be made of, once, in seconds: not figures
-        seconds, rounds = 0.5, {"loaded": 2, "alone": 1}
+        seconds, rounds = 0.5, {"loaded": 1, "alone": 1}
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
