@@ -1,4 +1,4 @@
-"""Regret, recovery after a change of best arm, and decision time of the routing policies.
+"""Regret, recovery after a change of best arm, and call times of the routing policies.
 
 1. Bernoulli arms in the setting of Chapelle and Li (2011, "An Empirical Evaluation of
    Thompson Sampling"): K = 10 arms, the best at 0.5 and the others at 0.5 - eps, for eps in
@@ -11,7 +11,9 @@
    is followed by the ``update`` of its reward, so work that updates set off (a redraw of
    Thompson's bank) shows in the tail of the calls it lands in. Microseconds per call: the
    mean, median and 99th percentile of decisions, and the 99th percentile of updates.
-   LinUCB reads four features per request (as for the iris data).
+   LinUCB reads four features per request (as for the iris data). Wall-clock time, with
+   Python's garbage collector paused as timeit does (its pauses belong to the process, not
+   to a policy); on a busy machine, preemption shows in the tails.
 
     python bench/bandit_regret.py --quick
     python bench/bandit_regret.py --smoke   # seconds: tiny sizes, the same keys
