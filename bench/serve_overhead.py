@@ -9,15 +9,21 @@
    isolate the cost of logging on the tail latency. Logging is switched off and on in place
    between slices, so that 2 and 3 are the same replica process; requests sent while it was
    off must have no row (``quiet_logged``: 0), which shows each switch took effect in time.
+4. A second endpoint on the same two versions routed by Thompson sampling under feedback
+   (``ep.bandit([...], policy="thompson", reward="reward")``): while the load runs, the
+   requests answered more than 1.5 s earlier (their rows are then in the store) get a reward
+   by request id, ``POST /<ep>/feedback`` twice a second, so the policy is updated while it
+   decides. ``bandit_p99_ratio`` is its p99 under load over the split router's (2), both
+   logging; ``bandit_updates`` counts the rewards its policy learned from.
 
 Each is driven over HTTP by the same asyncio client (aiohttp), one instance per request,
 with a warm-up first, twice: at ``--concurrency`` clients (8) for throughput, where every
 core is busy and latency is mostly queueing, and at one client for latency (p50, p99), where
 nothing queues and the difference is the time the router adds to a request. The p99 ratio
 of logging on to off is taken under load, where the background writes compete with
-requests. The three targets take turns in short slices (2 s with ``--quick``; 60 rounds
+requests. The targets take turns in short slices (2 s with ``--quick``; 60 rounds
 under load, 6 alone), so that the machine's changes of speed, which here move throughput by
-up to 30% within a minute, fall on all three alike. Each slice is followed by a short pause,
+up to 30% within a minute, fall on all of them alike. Each slice is followed by a short pause,
 and the order of the turns changes from round to round so that each target follows every
 other one equally often: the writes a logging slice leaves in flight do not fall on the
 target after it.
@@ -29,15 +35,18 @@ median over rounds of the per-round ratio, which one such stall cannot move; and
 ``--calibrate`` both router slices log, so the two ratios show the spread of the measurement
 itself (where there is nothing to find, they should be 1). A slice's p99 varies from slice
 to slice by a log-standard-deviation of about 0.16 here; the 60 rounds of ``--quick`` (about
-12 minutes in all) bring the ratio's standard error to about 2%, below the 5% it is judged on.
+16 minutes in all) bring each ratio's standard error to about 2%, below the 5% it is judged
+on.
 
     python bench/serve_overhead.py --quick
     python bench/serve_overhead.py --quick --calibrate
+    python bench/serve_overhead.py --smoke   # a lab and a few short slices: the same keys
 
 Last line, one JSON object:
     {"bare_rps", "router_rps", "rps_ratio", "bare_p50_ms", "router_p50_ms", "added_p50_ms",
-     "p99_ratio_logging_on_off", "lost_logs"}
-Goals: rps_ratio >= 0.8, added_p50_ms <= 1.0, p99_ratio_logging_on_off <= 1.05, lost_logs 0.
+     "p99_ratio_logging_on_off", "lost_logs", "bandit_p99_ratio", "bandit_updates"}
+Goals: rps_ratio >= 0.8, added_p50_ms <= 1.0, p99_ratio_logging_on_off <= 1.05, lost_logs 0,
+bandit_p99_ratio <= 1.05 (bandit_updates > 0).
 """
 
 from __future__ import annotations
@@ -45,8 +54,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,9 +95,54 @@ class Bare:
         return JSONResponse({"predictions": self.model.predict(frame).tolist()})
 
 
+class Feedback:
+    """Rewards for a bandit's answers, sent by request id in batches while the load runs.
+
+    A request gets its reward once it was answered ``delay_s`` ago (its row is in the store
+    by then), so feedback is neither refused nor kept waiting; the first model earns more
+    often than the second, so the bandit has something to learn.
+    """
+
+    def __init__(self, url: str, best: str, delay_s: float = 1.5, every_s: float = 0.5) -> None:
+        self.url, self.best, self.delay_s, self.every_s = url, best, delay_s, every_s
+        self.waiting: deque[tuple[float, str, str]] = deque()  # (answered at, id, model)
+        self.rng = random.Random(0)
+        self.sent = self.refused = 0
+
+    def answered(self, answer: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        for request_id, model in zip(answer["request_ids"], answer["models"], strict=True):
+            self.waiting.append((now, request_id, model))
+
+    async def run(self, session: aiohttp.ClientSession, deadline: float) -> None:
+        """Until ``deadline``, every ``every_s``, reward the requests answered long enough
+        ago (at the start of a slice: those left from the bandit's earlier slices)."""
+        while True:
+            await self._send_due(session)
+            if time.perf_counter() + self.every_s >= deadline:
+                return
+            await asyncio.sleep(self.every_s)
+
+    async def _send_due(self, session: aiohttp.ClientSession) -> None:
+        cutoff, items = time.perf_counter() - self.delay_s, []
+        while self.waiting and self.waiting[0][0] <= cutoff:
+            _, request_id, model = self.waiting.popleft()
+            chance = 0.6 if model == self.best else 0.4
+            items.append({"request_id": request_id, "reward": float(self.rng.random() < chance)})
+        if not items:
+            return
+        async with session.post(self.url, json=items) as reply:
+            await reply.read()
+            if reply.status == 200:
+                self.sent += len(items)
+            else:
+                self.refused += len(items)
+
+
 async def _drive(
-    session: aiohttp.ClientSession, url: str, body: dict, seconds: float, concurrency: int
-) -> dict[str, Any]:
+    session: aiohttp.ClientSession, url: str, body: dict, seconds: float, concurrency: int,
+    feedback: tuple[Feedback, aiohttp.ClientSession] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     latencies: list[float] = []
     ids: list[str] = []
     errors = 0
@@ -103,9 +159,12 @@ async def _drive(
                     continue
             latencies.append((time.perf_counter() - start) * 1000)
             ids.extend(answer.get("request_ids", []))
+            if feedback is not None:
+                feedback[0].answered(answer)
 
     began = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    rewards = [] if feedback is None else [feedback[0].run(feedback[1], deadline)]
+    await asyncio.gather(*(client() for _ in range(concurrency)), *rewards)
     elapsed = time.perf_counter() - began
     return {"latencies": latencies, "elapsed": elapsed, "errors": errors, "ids": ids}
 
@@ -116,10 +175,12 @@ class Target:
 
     url: str
     before: Callable[[], None] | None = None
+    feedback: Feedback | None = None
 
 
 async def measure(targets: dict[str, Target], body: dict, rounds: dict[str, int],
-                  seconds: float, concurrency: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+                  seconds: float, concurrency: int,
+                  warm_up_s: float = 2.0) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Each target under load and alone, interleaved in short slices round by round (each
     target with its own open connections), so that a drift of the machine's speed during
     the run falls on every target alike."""
@@ -127,16 +188,18 @@ async def measure(targets: dict[str, Target], body: dict, rounds: dict[str, int]
         name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
         for name in targets
     }
+    rewarding = aiohttp.ClientSession()  # feedback on connections of its own
 
     async def slice_(name: str, seconds: float, clients: int) -> dict[str, Any]:
         target = targets[name]
         if target.before is not None:
             await asyncio.to_thread(target.before)
-        return await _drive(sessions[name], target.url, body, seconds, clients)
+        feedback = None if target.feedback is None else (target.feedback, rewarding)
+        return await _drive(sessions[name], target.url, body, seconds, clients, feedback)
 
     try:
         for name in targets:
-            await slice_(name, 2.0, concurrency)  # warm-up
+            await slice_(name, warm_up_s, concurrency)
         runs: dict[str, dict[str, list]] = {
             name: {"loaded": [], "alone": []} for name in targets
         }  # fmt: skip
@@ -147,7 +210,7 @@ async def measure(targets: dict[str, Target], body: dict, rounds: dict[str, int]
                     runs[name][mode].append(await slice_(name, seconds, clients))
                     await asyncio.sleep(PAUSE_S)
     finally:
-        for session in sessions.values():
+        for session in [*sessions.values(), rewarding]:
             await session.close()
     return {name: _pooled(parts) for name, parts in runs.items()}
 
@@ -181,13 +244,33 @@ def _median_ratio(on: dict[str, Any], off: dict[str, Any]) -> float:
     return statistics.median(a / b for a, b in rounds)
 
 
+def _bandit_figures(
+    bandit: dict[str, Any], split: dict[str, Any], rewards: Feedback,
+    learned: dict[str, dict[str, float]],
+) -> dict[str, Any]:  # fmt: skip
+    """Thompson sampling under feedback against the split router, both logging."""
+    return {
+        "bandit_p99_ratio": round(bandit["p99_ms"] / split["p99_ms"], 3),
+        "bandit_p99_ratio_median_of_rounds": round(_median_ratio(bandit, split), 3),
+        "bandit_p99_ms": round(bandit["p99_ms"], 3),
+        "bandit_rps": round(bandit["rps"], 1),
+        "bandit_p50_ms": round(bandit["p50_ms"], 3),
+        "bandit_feedback_sent": rewards.sent,
+        "bandit_feedback_refused": rewards.refused,
+        # The rewards the replica's policy learned from (its arms' pulls).
+        "bandit_updates": int(sum(arm["pulls"] for arm in learned.values())),
+    }
+
+
 def _p99(values: list[float]) -> float:
     return values[int(0.99 * (len(values) - 1))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="shorter runs")
+    mode.add_argument("--smoke", action="store_true", help="a few short slices: same keys")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--calibrate", action="store_true",
@@ -198,6 +281,8 @@ def main() -> None:
     # The tail under load needs the most slices; a median alone, the fewest.
     seconds = 2.0 if args.quick else 3.0
     rounds = {"loaded": 60, "alone": 6} if args.quick else {"loaded": 120, "alone": 18}
+    if args.smoke:  # what the figures would be made of, once, in seconds: not figures
+        seconds, rounds = 0.5, {"loaded": 1, "alone": 1}
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
@@ -213,6 +298,10 @@ def main() -> None:
         )  # fmt: skip
         serve.run(bare.bind(lab.settings.namespace, first), name="bare", route_prefix="/bare")
         endpoint = lab.deploy("bench", first).split({first: 0.5, second: 0.5})
+        bandit = lab.deploy("bench-bandit", first).bandit(
+            [first, second], policy="thompson", reward="reward", seed=0
+        )
+        rewards = Feedback(f"{bandit.url}/feedback", best=first)
         config = endpoint_config(lab.store, "bench")
         logging_on = [True]
 
@@ -229,10 +318,12 @@ def main() -> None:
         runs = asyncio.run(measure(
             {"bare": Target(f"{base}/bare"),
              "router": Target(f"{endpoint.url}/predict", log(True)),
-             "quiet": Target(f"{endpoint.url}/predict", log(args.calibrate))},
-            body, rounds, seconds, args.concurrency,
+             "quiet": Target(f"{endpoint.url}/predict", log(args.calibrate)),
+             "bandit": Target(f"{bandit.url}/predict", feedback=rewards)},
+            body, rounds, seconds, args.concurrency, warm_up_s=0.5 if args.smoke else 2.0,
         ))  # fmt: skip
         bare_run, router_run, quiet_run = runs["bare"], runs["router"], runs["quiet"]
+        learned = bandit.describe()["policy_stats"]
         endpoint.flush()
         ids = router_run["ids"]
         logged = lab.sql(
@@ -271,7 +362,8 @@ def main() -> None:
         "p99_ratio_alone_logging_on_off": round(
             router_run["p99_alone_ms"] / quiet_run["p99_alone_ms"], 3
         ),
-        "errors": bare_run["errors"] + router_run["errors"] + quiet_run["errors"],
+        **_bandit_figures(runs["bandit"], router_run, rewards, learned),
+        "errors": sum(run["errors"] for run in runs.values()),
         "concurrency": args.concurrency,
         "rounds": rounds,
         "seconds_per_run": seconds,

@@ -70,13 +70,29 @@ class Policy(ABC):
 
     def update(self, arm: str, reward: float, context: Context = None) -> None:
         """Learn from the reward earned by a request that ``arm`` served."""
+        try:
+            self._learn(arm, reward, context)
+        finally:
+            self._settle()
+
+    def replay(self, events: Iterable[Event]) -> None:
+        """Apply past feedback in order, as after a restart or in a new router replica.
+
+        The same as updating with each event in turn, but for the work the updates set off
+        (redrawing Thompson's bank), which is done once for the whole batch.
+        """
+        try:
+            for event in events:
+                self._learn(event.arm, event.reward, event.context)
+        finally:
+            self._settle()
+
+    def _learn(self, arm: str, reward: float, context: Context) -> None:
         self._update(arm, self._reward(reward), self._context(context, needed=False))
         self.updates_ += 1
 
-    def replay(self, events: Iterable[Event]) -> None:
-        """Apply past feedback in order, as after a restart or in a new router replica."""
-        for event in events:
-            self.update(event.arm, event.reward, event.context)
+    def _settle(self) -> None:  # noqa: B027 - a hook: most policies have nothing to finish
+        """Finish what a batch of updates set off; nothing for most policies."""
 
     @abstractmethod
     def stats(self) -> dict[str, dict[str, float]]:
@@ -107,7 +123,7 @@ class Policy(ABC):
                     "request's features as the context."
                 )
             return None
-        return tuple(float(x) for x in context)
+        return tuple(map(float, context))
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())

@@ -11,7 +11,6 @@ from mlops_lab.routing._base import (
     Decision,
     Policy,
     PolicyError,
-    greedy,
     uniform_among,
 )
 
@@ -60,13 +59,22 @@ class LinUCB(Policy):
                 f"The '{self.name}' policy learned from {self.dimension_} features per request. "
                 f"Got {len(context)} instead; send the same features as before."
             )
-        return np.append(np.asarray(context, dtype=float), 1.0)
+        return np.array((*context, 1.0))
 
-    def _bounds(self, arms: list[str], x: np.ndarray) -> dict[str, float]:
+    def _bounds(self, arms: list[str], x: np.ndarray) -> list[float]:
+        """Each live arm's upper bound for features ``x``, in the order of ``arms``.
+
+        A few calls on the live arms' stacked arrays: numpy's cost per call, not the arms or
+        the features, sets the time (plain Python floats win only for one feature).
+        """
         inverses, thetas = self._stacked(tuple(arms), len(x))
-        spread = (inverses @ x) @ x
-        bounds = thetas @ x + self.alpha * np.sqrt(spread)
-        return dict(zip(arms, bounds.tolist(), strict=True))
+        bounds = thetas @ x + self.alpha * np.sqrt((inverses @ x) @ x)
+        return bounds.tolist()
+
+    def _best(self, arms: list[str], context: tuple[float, ...] | None) -> list[str]:
+        bounds = self._bounds(arms, self._features(context))
+        top = max(bounds)
+        return [arm for arm, bound in zip(arms, bounds, strict=True) if bound == top]
 
     def _stacked(self, arms: tuple[str, ...], size: int) -> tuple[np.ndarray, np.ndarray]:
         """A^-1 and theta of the live arms as arrays (an arm never served: I and 0)."""
@@ -78,13 +86,15 @@ class LinUCB(Policy):
         return self._stack[1], self._stack[2]
 
     def _choose(self, arms: list[str], context: tuple[float, ...] | None) -> Decision:
-        best = greedy(arms, self._bounds(arms, self._features(context)))
+        best = self._best(arms, context)
+        if len(best) == 1:
+            return Decision(best[0], 1.0)
         return Decision(best[self._rng.randrange(len(best))], 1.0 / len(best))
 
     def _probabilities(
         self, arms: list[str], context: tuple[float, ...] | None
     ) -> dict[str, float]:
-        return uniform_among(arms, greedy(arms, self._bounds(arms, self._features(context))))
+        return uniform_among(arms, self._best(arms, context))
 
     def _update(self, arm: str, reward: float, context: tuple[float, ...] | None) -> None:
         if context is None:

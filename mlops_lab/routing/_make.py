@@ -37,6 +37,9 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "refresh": (1, math.inf, True),
 }
 
+# Parameters that None leaves to the policy's default (which depends on what it learns).
+_DEFAULT_WHEN_NONE = frozenset({"gamma"})
+
 
 def make_policy(name: str, **params: Any) -> Policy:
     """The policy called ``name``, made with ``params``.
@@ -77,6 +80,8 @@ def _check_value(policy: str, param: str, value: Any) -> None:
     if param == "seed":
         if value is not None and not isinstance(value, int):
             raise PolicyError(f"The 'seed' parameter must be an integer. Got {value!r} instead.")
+        return
+    if value is None and param in _DEFAULT_WHEN_NONE:
         return
     low, high, low_allowed = _RANGES[param]
     integer = param in ("window", "refresh")
