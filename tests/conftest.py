@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mlops_lab._net import free_port_block
+
+# Tests assert behaviour, not time: on a busy machine an example must not fail for being slow.
+settings.register_profile("lab", deadline=None)
+settings.load_profile("lab")
 
 
 def lab_environment(home: Path) -> dict[str, str]:
