@@ -7,7 +7,16 @@ class StoreError(Exception):
     """Base class of every error the store raises on purpose."""
 
 
-class SchemaError(StoreError, ValueError):
+class BadDataError(StoreError, ValueError):
+    """The store refuses a batch for what it holds: written again as it is, it never will be.
+
+    The whole batch is refused; nothing of it is written. Unlike
+    :class:`StoreUnavailableError`, retrying cannot help: write the rows it can take, and set
+    aside the ones it refuses (see :mod:`mlops_lab.store._dead_letters`).
+    """
+
+
+class SchemaError(BadDataError):
     """A batch does not fit its table: unknown table or column, wrong type, missing value.
 
     The whole batch is refused; nothing of it is written.
