@@ -19,7 +19,7 @@ from mlops_lab.store import BadDataError, SchemaError, StoreClient
 from mlops_lab.store._actor import ActorStore, find_store_actor
 from mlops_lab.store._lines import RowLines, encode_row
 from tests.integration._log_writer import poison_rows, start_writer, wait_appended
-from tests.integration.test_log import _journals, _rows, _stored, _wait_until
+from tests.integration.test_log import _gone_store, _journals, _rows, _stored, _wait_until
 
 
 def _letters(store: StoreClient, endpoint: str) -> list[dict[str, Any]]:
@@ -27,6 +27,12 @@ def _letters(store: StoreClient, endpoint: str) -> list[dict[str, Any]]:
         "SELECT table_name, reason, row_text FROM dead_letters WHERE row_text LIKE ?",
         [f'%"endpoint":"{endpoint}"%'],
     ).to_pylist()
+
+
+def _filed(spill: Path) -> list[dict[str, Any]]:
+    """The letters in the dead-letter file of the requests table."""
+    lines = (spill / "dead-letters-requests.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
 
 
 def _error_of(store: StoreClient, request_id: str) -> str:
@@ -92,8 +98,7 @@ def test_letters_the_store_refuses_too_go_to_a_file_beside_the_journal(tmp_path:
         stats, rows = _poison_then_rows(store, spill, seed=23)
         assert (stats.written, stats.dead_lettered) == (101, 1)
         assert _stored(store, "log-23") == (101, 101)
-    [line] = (spill / "dead-letters-requests.jsonl").read_text().splitlines()
-    letter = json.loads(line)
+    [letter] = _filed(spill)
     assert json.loads(letter["row_text"])[0]["request_id"] == rows[0]["request_id"]
     assert "not valid JSON text" in letter["reason"]
     assert "no table 'dead_letters'" in letter["filed_because"]
@@ -157,3 +162,30 @@ def test_status_counts_the_dead_letters(lab: Lab) -> None:
     status = lab.status()
     assert status.dead_letters == before + 1
     assert f"dead letters: {before + 1}" in str(status)
+
+
+def test_a_spilling_buffer_sets_aside_rows_arrow_or_the_store_cannot_hold(
+    store: Store, tmp_path: Path
+) -> None:
+    """Without the journal, rows spilled while the store is away are split into files Arrow
+    can hold: a row not even Arrow can hold goes to the dead-letter file at once, a row the
+    store refuses goes to dead_letters once it is back, and every other row is stored."""
+    spill, rows = tmp_path / "spill", _rows(300, seed=27)
+    rows[5]["model_version"] = 2**70  # no Arrow integer holds it
+    rows[250]["status"] = "teapot"  # a column of text in its own file; the store wants numbers
+    first = LogBuffer(_gone_store(tmp_path), "requests", spill_dir=spill, journal=False)
+    for row in rows:
+        first.append(row)
+    stats = first.close(timeout=0.2)
+    assert (stats.written, stats.dead_lettered) == (0, 1) and stats.spilled_files >= 2
+    [filed] = _filed(spill)
+    assert json.loads(filed["row_text"])[0]["request_id"] == rows[5]["request_id"]
+    assert "could not be converted to Arrow" in filed["reason"]
+    second = LogBuffer(store, "requests", spill_dir=spill)
+    assert _wait_until(lambda: not list(spill.glob("*.arrow")))
+    stats = second.close()
+    assert (stats.recovered, stats.dead_lettered) == (298, 1)
+    assert _stored(store, "log-27") == (298, 298)
+    [letter] = _letters(store, "log-27")
+    assert json.loads(letter["row_text"])[0]["request_id"] == rows[250]["request_id"]
+    assert "Column 'status' of table 'requests' holds integers" in letter["reason"]
