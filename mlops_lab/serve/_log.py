@@ -233,8 +233,8 @@ class LogBuffer:
     def _send_spilled(self) -> bool:
         while self._spilled:
             path = self._spilled[0]  # only this thread takes from the left
-            rows = read_spill(path)
-            dead = self._deliver(rows)
+            lines = read_spill(path)
+            dead = self._deliver(lines)
             if dead is None:
                 return False
             path.unlink()
@@ -242,9 +242,9 @@ class LogBuffer:
                 self._spilled.popleft()
                 self._dead_lettered += dead
                 if path in self._earlier:
-                    self._recovered += len(rows) - dead
+                    self._recovered += len(lines) - dead
                 else:
-                    self._written += len(rows)
+                    self._written += len(lines)
                     self._own_dead += dead
                 self._cond.notify_all()
         return True

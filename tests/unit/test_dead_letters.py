@@ -129,6 +129,17 @@ def test_a_row_of_valid_text_is_written_as_it_is() -> None:
     assert decode_row(line) == {"error": "café ☕ \U0001f600", "features": {"ключ": "значение"}}
 
 
+def test_a_column_named_with_a_surrogate_keeps_its_tagged_value() -> None:
+    """A key with a lone surrogate is escaped alike in the row and in its tags, so that a
+    datetime, date or bytes value under it still comes back as itself."""
+    row = {"\ud800": NOW, "b\udfff": b"\x00\xff", "ok": NOW.date()}
+    assert decode_row(encode_row(row)) == {
+        "\\ud800": NOW,
+        "b\\udfff": b"\x00\xff",
+        "ok": NOW.date(),
+    }
+
+
 def test_a_numpy_array_of_text_with_a_surrogate_is_escaped_too() -> None:
     """Text inside values JSON cannot hold by itself (a numpy array) is made encodable."""
     line = encode_row({"features": {"names": np.array(["ok", "bad \ud800"])}})
