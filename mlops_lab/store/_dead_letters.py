@@ -64,7 +64,9 @@ def refused_lines(
 ) -> list[tuple[bytes, str]]:
     r"""Write ``lines`` in as few parts as it takes; the lines refused alone, with the reason.
 
-    A part that ``write`` refuses (raising :class:`BadDataError`) is split in halves, each
+    When ``write`` refuses a part (raising :class:`BadDataError`) naming the rows it refuses
+    (``refused``: positions and reasons, as the store does for JSON it cannot read), those
+    are set aside and the rest written again. Otherwise the part is split in halves, each
     written on its own, down to single lines: with ``k`` bad lines among ``n``, about
     ``2 k log2(n)`` writes. Any other error of ``write`` is raised as it is.
 
@@ -82,6 +84,12 @@ def refused_lines(
     except BadDataError as exc:
         if len(lines) == 1:
             return [(lines[0], str(exc))]
+        named = {at: why for at, why in exc.refused.items() if 0 <= at < len(lines)}
+        if named:  # the store said which rows: set those aside, and write the rest again
+            rest = [line for at, line in enumerate(lines) if at not in named]
+            return [(lines[at], why) for at, why in sorted(named.items())] + refused_lines(
+                rest, write
+            )
         half = len(lines) // 2
         return refused_lines(lines[:half], write) + refused_lines(lines[half:], write)
     return []

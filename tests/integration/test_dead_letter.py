@@ -76,12 +76,16 @@ def test_a_refused_row_is_set_aside_and_the_next_100_are_stored(
 
 
 def test_bad_data_crosses_the_actor_boundary_as_its_own_class(lab: Lab) -> None:
-    """The store actor's refusal reaches the caller as BadDataError (a SchemaError here), and
-    a letter written twice is stored once."""
+    """The store actor's refusal reaches the caller as BadDataError (a SchemaError here) naming
+    the row it refuses, and a letter written twice is stored once."""
     refused, _ = poison_rows("log-22", 22)
-    with pytest.raises(SchemaError, match="not valid JSON text") as caught:
-        lab.store.write({"requests": RowLines(encode_row(refused))})
+    good = _rows(2, seed=22)
+    lines = RowLines(b"".join(encode_row(row) for row in [good[0], refused, good[1]]))
+    with pytest.raises(SchemaError, match="1 value.* not valid JSON text") as caught:
+        lab.store.write({"requests": lines})
     assert isinstance(caught.value, BadDataError)
+    assert list(caught.value.refused) == [1]
+    assert "Column 'prediction' of table 'requests' holds JSON" in caught.value.refused[1]
     letter = {"letter_id": "l-22", "time": refused["time"], "table_name": "requests",
               "reason": "r", "row_text": "t"}  # fmt: skip
     assert [lab.store.append("dead_letters", [letter]) for _ in range(2)] == [1, 0]
@@ -100,7 +104,7 @@ def test_letters_the_store_refuses_too_go_to_a_file_beside_the_journal(tmp_path:
         assert _stored(store, "log-23") == (101, 101)
     [letter] = _filed(spill)
     assert json.loads(letter["row_text"])[0]["request_id"] == rows[0]["request_id"]
-    assert "not valid JSON text" in letter["reason"]
+    assert "Column 'prediction' of table 'requests' holds JSON" in letter["reason"]
     assert "no table 'dead_letters'" in letter["filed_because"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -56,33 +57,45 @@ def _has_surrogate(value: object) -> bool:
 
 
 class Refusing:
-    """A writer that refuses any part holding a bad line, and records what it took."""
+    """A writer that refuses any part holding a bad line, and records what it took; with
+    ``names``, it says which rows of the part it refuses, as the store does for bad JSON."""
 
-    def __init__(self, bad: set[bytes]) -> None:
-        self.bad, self.taken, self.calls = bad, [], 0
+    def __init__(self, bad: set[bytes], names: bool) -> None:
+        self.bad, self.names, self.taken, self.calls = bad, names, [], 0
 
     def __call__(self, part: Sequence[bytes]) -> None:
         self.calls += 1
-        refused = [line for line in part if line in self.bad]
+        refused = {at: f"refused {line!r}" for at, line in enumerate(part) if line in self.bad}
         if refused:
-            raise BadDataError(f"refused {refused[0]!r}")
+            first = next(iter(refused.values()))
+            raise BadDataError(first, refused if self.names else None)
         self.taken.extend(part)
 
 
-@given(st.lists(st.booleans(), max_size=200))
+@pytest.mark.parametrize("names", [False, True])
+@given(bad_marks=st.lists(st.booleans(), max_size=200))
 def test_a_split_sets_aside_exactly_the_refused_lines_and_writes_the_rest_once(
-    bad_marks: list[bool],
+    names: bool, bad_marks: list[bool]
 ) -> None:
     """Whatever lines are bad, those alone come back (in order, each with its own reason),
-    every other line is written exactly once, and it takes about 2 k log2(n) writes."""
+    every other line is written exactly once; it takes at most 2 k log2(n) writes more than
+    one, or two writes when the store names the rows it refuses."""
     lines = [f"{n}\n".encode() for n in range(len(bad_marks))]
     bad = {line for line, is_bad in zip(lines, bad_marks, strict=True) if is_bad}
-    write = Refusing(bad)
+    write = Refusing(bad, names)
     refused = refused_lines(lines, write)
     assert refused == [(line, f"refused {line!r}") for line in lines if line in bad]
     assert write.taken == [line for line in lines if line not in bad]
     depth = math.ceil(math.log2(len(lines))) if len(lines) > 1 else 0
-    assert write.calls <= 1 + 2 * len(bad) * depth
+    assert write.calls <= (2 if names else 1 + 2 * len(bad) * depth)
+
+
+def test_bad_data_keeps_the_rows_it_names_across_a_process_boundary() -> None:
+    """A refusal pickled (as Ray does for the store actor's errors) keeps class, message and
+    the rows it names."""
+    back = pickle.loads(pickle.dumps(SchemaError("no", {3: "bad JSON"})))
+    assert (type(back), str(back), back.refused) == (SchemaError, "no", {3: "bad JSON"})
+    assert BadDataError("no").refused == {}
 
 
 def test_an_error_that_is_not_bad_data_is_raised_as_it_is() -> None:
