@@ -23,6 +23,7 @@ from tests.integration.test_log import _gone_store, _journals, _rows, _stored, _
 
 
 def _letters(store: StoreClient, endpoint: str) -> list[dict[str, Any]]:
+    """The dead letters of rows for ``endpoint``."""
     return store.query(
         "SELECT table_name, reason, row_text FROM dead_letters WHERE row_text LIKE ?",
         [f'%"endpoint":"{endpoint}"%'],

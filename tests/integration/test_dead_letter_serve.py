@@ -20,6 +20,7 @@ import requests
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops_lab import Endpoint, Lab
+from tests.integration.test_dead_letter import _letters
 
 TREE = ["sklearn.tree._tree.Tree"]
 KEY_POISON = b'{"instances": [{"\\ud800": 1.0}]}'  # the key as JSON sends it: an escape
@@ -62,11 +63,7 @@ def _log_of(lab: Lab, endpoint: str) -> tuple[list[dict[str, Any]], list[dict[st
         "SELECT request_id, status, error, prediction FROM requests WHERE endpoint = ?",
         [endpoint],
     ).to_pylist()
-    letters = lab.store.query(
-        "SELECT table_name, reason, row_text FROM dead_letters WHERE row_text LIKE ?",
-        [f'%"endpoint":"{endpoint}"%'],
-    ).to_pylist()
-    return stored, letters
+    return stored, _letters(lab.store, endpoint)
 
 
 def _wait_logged(lab: Lab, endpoint: str, rows: int, timeout: float = 120.0) -> tuple[list, list]:
