@@ -33,6 +33,9 @@ class LabNotRunningError(LabConnectionError):
     """No lab runtime runs for these settings, and starting one was not asked for."""
 
 
+_DEAD_LETTERS_HINT = "(rows refused as bad data: lab.sql('SELECT * FROM dead_letters'))"
+
+
 @dataclass(frozen=True)
 class LabStatus:
     """What ``lab.status()`` reports; prints as text, renders as HTML in notebooks."""
@@ -47,6 +50,8 @@ class LabStatus:
     serve_url: str
     rows: dict[str, int] = field(default_factory=dict)
     endpoints: list[str] = field(default_factory=list)
+    #: Rows the store refused as bad data, kept with the reason in its ``dead_letters`` table.
+    dead_letters: int = 0
 
     def __str__(self) -> str:
         rows = ", ".join(f"{name} {count}" for name, count in self.rows.items() if count)
@@ -58,6 +63,8 @@ class LabStatus:
             f"  serve:     {self.serve_url}",
             f"  endpoints: {', '.join(self.endpoints) or 'none yet'}",
         ]
+        if self.dead_letters:
+            lines.append(f"  dead letters: {self.dead_letters} {_DEAD_LETTERS_HINT}")
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -73,6 +80,7 @@ class LabStatus:
                 ("rows", ", ".join(f"{k}: {v}" for k, v in self.rows.items() if v) or "none"),
                 ("serve", self.serve_url),
                 ("endpoints", ", ".join(self.endpoints) or "none yet"),
+                ("dead letters", f"{self.dead_letters} {_DEAD_LETTERS_HINT}"),
             )
         )
         return f"<table>{cells}</table>"
@@ -234,6 +242,7 @@ class Lab:
             "SELECT endpoint FROM endpoints WHERE status != 'deleted' ORDER BY endpoint"
         )
         nodes = [node for node in ray.nodes() if node["Alive"]]
+        rows = self.store.counts()
         return LabStatus(
             runtime=self._runtime_kind(),
             ray_address=self._address,
@@ -243,8 +252,9 @@ class Lab:
             store_pid=info["pid"],
             schema_version=info["schema_version"],
             serve_url=f"http://{self.settings.serve_host}:{self.settings.serve_port}",
-            rows=self.store.counts(),
+            rows=rows,
             endpoints=endpoints.column("endpoint").to_pylist(),
+            dead_letters=rows.get("dead_letters", 0),
         )
 
     def disconnect(self) -> None:

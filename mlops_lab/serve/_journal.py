@@ -1,4 +1,4 @@
-"""The log buffer's write-ahead journal: its segment files.
+"""The log buffer's files: its write-ahead journal's segments, and its spill files.
 
 A journal segment is a file of row lines (:mod:`mlops_lab.store._lines`), one per row, that
 its buffer holds an exclusive ``flock`` on while it lives. A segment is created under a hidden
@@ -11,6 +11,9 @@ cache at once, so it survives a kill of the process (not a power loss).
 Another buffer takes over the segments whose lock is free (:func:`take_segment`): their owner
 is gone. A kill in the middle of a copy may leave a torn last line, which :func:`read_lines`
 reports and never returns.
+
+A buffer without the journal spills the rows it cannot keep in memory to Arrow files
+(:func:`write_spill`), written whole under a hidden name and then renamed.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ import fcntl
 import logging
 import mmap
 import os
+import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from mlops_lab.store._lines import decode_row
+import pyarrow as pa
+
+from mlops_lab.store._batch import to_arrow
+from mlops_lab.store._lines import RowLines, encode_row
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +109,26 @@ def take_segment(path: Path) -> Segment | None:
     return None
 
 
+def take_segments(spill_dir: Path, table: str, owner: str) -> list[Segment]:
+    """Lock the segments of ``table`` in ``spill_dir`` whose buffers are gone, oldest first.
+
+    Segments of ``owner`` (the caller's own) are left alone; an unreadable folder is logged
+    and gives none.
+    """
+    try:
+        found = [
+            segment
+            for path in sorted(spill_dir.glob(f"{table}-*.journal"))
+            if owner not in path.name and (segment := take_segment(path)) is not None
+        ]
+    except OSError as exc:
+        log.warning("Could not look for journal segments in %s: %s", spill_dir, exc)
+        return []
+    if found:
+        log.info("Taking over %d journal segments of '%s'", len(found), table)
+    return found
+
+
 def close_segment(segment: Segment) -> None:
     """Let go of a segment (its map and its lock) and leave it on disk."""
     if segment.map is not None:
@@ -138,12 +166,24 @@ def read_lines(fd: int, offset: int, limit: int) -> tuple[list[bytes], int, bool
     return lines, end, False
 
 
-def decode_lines(lines: list[bytes], path: Path) -> list[dict[str, Any]]:
-    """The rows of the lines of segment ``path``; unreadable lines are logged and skipped."""
-    rows = []
-    for line in lines:
-        try:
-            rows.append(decode_row(line))
-        except ValueError as exc:
-            log.warning("Skipped an unreadable line of %s: %s", path, exc)
-    return rows
+# Spill files: the rows of a buffer without the journal, written while the store is away.
+
+
+def write_spill(spill_dir: Path, table: str, lines: Sequence[bytes]) -> Path:
+    """Write row lines to a new Arrow spill file of ``table`` in ``spill_dir``; its path.
+
+    Raises:
+        BadDataError: lines whose values Arrow cannot hold (nothing is written).
+    """
+    arrow = to_arrow(RowLines(b"".join(lines)))
+    name = f"{table}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.arrow"
+    partial = spill_dir / f".{name}.partial"
+    with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as out:
+        out.write_table(arrow)
+    partial.rename(spill_dir / name)  # whole files only: a crash leaves no half file
+    return spill_dir / name
+
+
+def read_spill(path: Path) -> list[bytes]:
+    """The rows of a spill file, as row lines."""
+    return [encode_row(row) for row in pa.ipc.open_file(path).read_all().to_pylist()]

@@ -3,7 +3,11 @@
 The router appends a row per request and returns at once. A background thread sends the rows
 to the store in batches (by size or time) and forgets them only once the store has
 acknowledged the commit; while the store is away it retries with backoff. Writes are
-idempotent by primary key (request id), so a row sent twice is stored once.
+idempotent by primary key (request id), so a row sent twice is stored once. A batch the store
+refuses as bad data is not retried: the rows it refuses are found by splitting it and set
+aside as dead letters with the reason (:mod:`mlops_lab.store._dead_letters`), in the store's
+``dead_letters`` table or, if even that refuses them, in the file ``DEAD_LETTER_FILE`` of
+``spill_dir``; every other row is stored.
 
 ``append`` encodes the row as a line of JSON text (:mod:`mlops_lab.store._lines`) at once, and
 the buffer keeps and sends lines: the store reads them into Arrow in its own process, so that
@@ -19,7 +23,7 @@ rows are dropped from memory and read back from their segment when their turn co
 Without the journal, rows past ``max_rows_in_memory`` are spilled to Arrow files in
 ``spill_dir``. Spill files left by an earlier buffer are sent first in both modes.
 
-The journal's segment files are in :mod:`mlops_lab.serve._journal`.
+The journal's segments and the spill files are in :mod:`mlops_lab.serve._journal`.
 """
 
 from __future__ import annotations
@@ -30,30 +34,30 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
 
 from mlops_lab.serve._journal import (
     Segment,
     close_segment,
     create_segment,
-    decode_lines,
     delete_segment,
     read_lines,
-    take_segment,
+    read_spill,
+    take_segments,
+    write_spill,
 )
-from mlops_lab.store._batch import Batch, to_arrow
-from mlops_lab.store._lines import RowLines, encode_row
+from mlops_lab.store._dead_letters import append_letters, letters_of, refused_lines, write_lines
+from mlops_lab.store._lines import encode_row
 from mlops_lab.store._store import StoreClient
 
 log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 8 << 20  # size of a journal segment (a longer row gets one of its own size)
 RESCAN_EVERY_S = 5.0  # how often a buffer looks for the segments of buffers that are gone
+DEAD_LETTER_FILE = "dead-letters-{table}.jsonl"  # in spill_dir: letters the store refused too
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ class LogStats:
     recovered: int  # rows from an earlier buffer's files (spill or journal), acknowledged
     in_memory: int  # rows waiting in memory (in flight included)
     spilled_files: int  # files whose rows wait on disk only: spill files, journal segments
-    failures: int  # store writes that failed and were retried
+    failures: int  # store writes that failed while the store was away, and were retried
+    dead_lettered: int = 0  # rows (own or recovered) the store refused, set aside as letters
 
 
 class LogBuffer:
@@ -105,12 +110,16 @@ class LogBuffer:
         self.journal = journal
         self.segment_bytes = segment_bytes
         self.spill_dir.mkdir(parents=True, exist_ok=True)
-        # Own rows have indexes 0, 1, ... in append order; those below _written are stored,
-        # the last len(_rows) are in memory, the ones between wait in the journal only.
+        # Own rows have indexes 0, 1, ... in append order; those below _written are stored
+        # (or set aside as dead letters), the last len(_rows) are in memory, the ones between
+        # wait in the journal only.
         self._rows: deque[bytes] = deque()  # encoded lines
         self._in_flight = 0
         self._cond = threading.Condition()
         self._appended = self._written = self._recovered = self._failures = 0
+        # Own rows set aside count among _written (rows done with), and apart in _own_dead.
+        self._dead_lettered = self._own_dead = 0
+        self._letters_file = self.spill_dir / DEAD_LETTER_FILE.format(table=table)
         # Spill files waiting to be sent, oldest first; those of an earlier buffer come first.
         self._spilled: deque[Path] = deque(sorted(self.spill_dir.glob(f"{table}-*.arrow")))
         self._earlier = set(self._spilled)
@@ -182,11 +191,12 @@ class LogBuffer:
         with self._cond:
             return LogStats(
                 appended=self._appended,
-                written=self._written,
+                written=self._written - self._own_dead,
                 recovered=self._recovered,
                 in_memory=len(self._rows) + self._in_flight,
                 spilled_files=len(self._spilled) + len(self._taken) + self._segments_on_disk(),
                 failures=self._failures,
+                dead_lettered=self._dead_lettered,
             )
 
     # The background thread.
@@ -223,16 +233,19 @@ class LogBuffer:
     def _send_spilled(self) -> bool:
         while self._spilled:
             path = self._spilled[0]  # only this thread takes from the left
-            table = pa.ipc.open_file(path).read_all()
-            if not self._write(table):
+            lines = read_spill(path)
+            dead = self._deliver(lines)
+            if dead is None:
                 return False
             path.unlink()
             with self._cond:
                 self._spilled.popleft()
+                self._dead_lettered += dead
                 if path in self._earlier:
-                    self._recovered += table.num_rows
+                    self._recovered += len(lines) - dead
                 else:
-                    self._written += table.num_rows
+                    self._written += len(lines)
+                    self._own_dead += dead
                 self._cond.notify_all()
         return True
 
@@ -248,11 +261,13 @@ class LogBuffer:
             self._in_flight = count
         if on_disk > 0:
             batch = self._read_back(segment, start, count)
-        ok = not batch or self._write(RowLines(b"".join(batch)))
+        dead = self._deliver(batch)
         with self._cond:
             self._in_flight = 0
             oldest_in_memory = self._appended - len(self._rows)
-            if ok:
+            if dead is not None:
+                self._dead_lettered += dead
+                self._own_dead += dead
                 self._acknowledge(count)
             elif on_disk <= 0 and (not self.journal or oldest_in_memory == start + count):
                 self._rows.extendleft(reversed(batch))  # oldest first again
@@ -260,15 +275,21 @@ class LogBuffer:
                     self._make_room(len(self._rows) - self.max_rows_in_memory // 2)
             # Otherwise the batch's rows wait in the journal until their turn comes again.
             self._cond.notify_all()
-        return ok
+        return dead is not None
 
-    def _write(self, batch: Batch) -> bool:
+    def _deliver(self, lines: list[bytes]) -> int | None:
+        """Write row lines, setting aside the rows refused as bad data; how many were.
+
+        None while the store is away: the lines are to be sent again (rows stored meanwhile
+        are skipped by their key, letters too).
+        """
+        if not lines:
+            return 0
         try:
-            self.store.write({self.table: batch})
+            return write_lines(self.store, self.table, lines, self._letters_file)
         except Exception as exc:  # the store is away or restarting: keep the rows, retry
             log.warning("Log rows for '%s' wait for the store: %s", self.table, exc)
-            return False
-        return True
+            return None
 
     def _make_room(self, count: int) -> None:
         """Let the oldest rows wait on disk only; called with the lock held."""
@@ -282,15 +303,16 @@ class LogBuffer:
 
     def _spill(self, count: int) -> None:
         lines = [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
-        if not lines:
-            return
-        table = to_arrow(RowLines(b"".join(lines)))
-        name = f"{self.table}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.arrow"
-        partial = self.spill_dir / f".{name}.partial"
-        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
-            out.write_table(table)
-        partial.rename(self.spill_dir / name)  # whole files only: a crash leaves no half file
-        self._spilled.append(self.spill_dir / name)
+        refused = refused_lines(lines, self._spill_file)
+        if refused:  # rows not even Arrow can hold: the store never will take them
+            because = "they could not be spilled to an Arrow file while the store was away"
+            append_letters(self._letters_file, letters_of(self.table, refused), because)
+            self._written += len(refused)
+            self._own_dead += len(refused)
+            self._dead_lettered += len(refused)
+
+    def _spill_file(self, lines: Sequence[bytes]) -> None:
+        self._spilled.append(write_spill(self.spill_dir, self.table, lines))
 
     # The buffer's own journal segments; called with the lock held unless said otherwise.
 
@@ -362,17 +384,7 @@ class LogBuffer:
         if not self.journal or self._closing or time.monotonic() < self._next_scan:
             return
         self._next_scan = time.monotonic() + RESCAN_EVERY_S
-        try:
-            found = [
-                segment
-                for path in sorted(self.spill_dir.glob(f"{self.table}-*.journal"))
-                if self._owner not in path.name and (segment := take_segment(path)) is not None
-            ]
-        except OSError as exc:
-            log.warning("Could not look for journal segments in %s: %s", self.spill_dir, exc)
-            return
-        if found:
-            log.info("Taking over %d journal segments of '%s'", len(found), self.table)
+        found = take_segments(self.spill_dir, self.table, self._owner)
         with self._cond:
             self._taken.extend(found)
 
@@ -380,12 +392,14 @@ class LogBuffer:
         while self._taken:
             segment = self._taken[0]
             lines, end, torn = read_lines(segment.fd, segment.offset, self.batch_rows)
-            rows = decode_lines(lines, segment.path)
-            if rows and not self._write(rows):
+            # A line no encoder made (damaged) is refused by the store and set aside too.
+            dead = self._deliver([line + b"\n" for line in lines])
+            if dead is None:
                 return False
             with self._cond:
                 segment.offset = end
-                self._recovered += len(rows)
+                self._recovered += len(lines) - dead
+                self._dead_lettered += dead
                 if len(lines) < self.batch_rows:  # the end of the segment
                     if torn:
                         log.warning("Skipped the torn last line of %s", segment.path)

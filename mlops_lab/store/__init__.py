@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlops_lab.store._batch import Batch, TableSpec
 from mlops_lab.store._errors import (
+    BadDataError,
     QueryError,
     ReadOnlyError,
     SchemaError,
@@ -14,6 +15,7 @@ from mlops_lab.store._errors import (
 from mlops_lab.store._store import Store, StoreClient
 
 __all__ = [
+    "BadDataError",
     "Batch",
     "QueryError",
     "ReadOnlyError",

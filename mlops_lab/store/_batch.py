@@ -20,8 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_lab.store._errors import SchemaError
-from mlops_lab.store._lines import PLAIN_TYPES, RowLines, json_default
+from mlops_lab._text import encodable, encodable_value
+from mlops_lab.store._errors import BadDataError, SchemaError
+from mlops_lab.store._lines import PLAIN_TYPES, RowLines, encodable_json_default, json_default
 
 Batch: TypeAlias = (
     pa.Table
@@ -46,7 +47,27 @@ class TableSpec:
 
 
 def to_arrow(data: Batch) -> pa.Table:
-    """Convert a batch to an Arrow table; nested values in rows become JSON text."""
+    """Convert a batch to an Arrow table; nested values in rows become JSON text.
+
+    Raises:
+        BadDataError: values Arrow cannot hold (text UTF-8 cannot encode, a number too large
+            for its column, a column of values of different kinds), naming the problem;
+            :class:`SchemaError` (one) for a batch that is no kind of batch, or a damaged
+            row line.
+    """
+    try:
+        return _to_arrow(data)
+    except BadDataError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # Arrow's and codecs' among them
+        raise BadDataError(
+            f"The batch could not be converted to Arrow: {type(exc).__name__}: "
+            f"{encodable(str(exc))}. Give each column values of one kind that JSON or "
+            "Arrow can hold (text as valid UTF-8)."
+        ) from None
+
+
+def _to_arrow(data: Batch) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):
@@ -189,4 +210,11 @@ def _scalar(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=json_default, separators=(",", ":"))
+    text = json.dumps(value, default=json_default, separators=(",", ":"))
+    # Written ASCII-only, text outside the BMP and lone surrogates alike become surrogate
+    # escapes; a lone one is JSON that DuckDB refuses, so the value's text is made encodable.
+    if "\\ud" in text:
+        text = json.dumps(
+            encodable_value(value), default=encodable_json_default, separators=(",", ":")
+        )
+    return text

@@ -6,6 +6,9 @@ whatever a file holds (unlike pickle), fast (the C encoder) and readable with ``
 JSON lacks are written as text and tagged in the second object, so that no row value can pass
 for a tag.
 
+Every line is valid UTF-8: text UTF-8 cannot hold (a lone surrogate from a JSON body) is
+written as its escape (:func:`mlops_lab._text.encodable`), at no cost to rows of valid text.
+
 A :class:`RowLines` batch carries such lines to the store as they are: the writer pays only for
 joining bytes, and the store, in its own process, reads them into Arrow.
 """
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab._text import encodable_value
 from mlops_lab.store._errors import SchemaError
 
 
@@ -65,8 +69,18 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")
 
 
+def encodable_json_default(value: Any) -> Any:
+    """:func:`json_default`, with the text it gives (numpy arrays of text) made encodable."""
+    return encodable_value(json_default(value))
+
+
 PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=json_default)
+# Not ASCII-only: a lone surrogate then fails the line's UTF-8 encoding, which is how it is
+# found, instead of being written as an escape that JSON reads back as the same surrogate.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
+_ENCODABLE = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=encodable_json_default
+)
 _DECODERS: dict[str, Callable[[str], Any]] = {
     "t": datetime.fromisoformat,
     "d": date.fromisoformat,
@@ -83,6 +97,8 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
     JSON columns (whose tuples and numpy arrays come back as lists, numpy scalars as
     Python ones: what the store writes is the same).
 
+    Text UTF-8 cannot hold, in keys or values at any depth, is written as its escape.
+
     Raises:
         TypeError: a value of another kind, naming its column.
     """
@@ -92,17 +108,31 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
             tag, values[key] = _plain(key, value)
             if tag:
                 tags[key] = tag
-    return _ENCODER.encode([values, tags]).encode() + b"\n"
+    try:
+        return _ENCODER.encode([values, tags]).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate somewhere: rare, so only then rebuilt
+        return _ENCODABLE.encode(encodable_value([values, tags])).encode("utf-8") + b"\n"
 
 
 def decode_row(line: bytes) -> dict[str, Any]:
-    """The row of a line.
+    """The row of a line, its text made encodable.
+
+    Lines of an earlier version may hold surrogate escapes, which JSON reads back as lone
+    surrogates: their text comes back escaped, as :func:`encode_row` writes it now.
 
     Raises:
         ValueError: the line is not a whole row line (torn or damaged).
     """
     try:
-        row, tags = json.loads(line)
+        try:
+            text, raw_surrogates = line.decode("utf-8"), False
+        except UnicodeDecodeError:  # raw surrogates, as JSON reads bytes: they are escaped
+            text, raw_surrogates = line.decode("utf-8", "surrogatepass"), True
+        row, tags = json.loads(text)
+        # Only a line holding a \u escape can hold a lone surrogate; encode_row writes none
+        # but for control characters, so rows of this version are rarely walked.
+        if raw_surrogates or "\\u" in text:
+            row, tags = encodable_value(row), encodable_value(tags)
         for key, tag in tags.items():
             row[key] = _DECODERS[tag](row[key])
     except (ValueError, TypeError, LookupError, ArithmeticError, AttributeError) as exc:

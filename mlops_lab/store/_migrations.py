@@ -171,10 +171,24 @@ _REQUEST_ROUTES = """
 ALTER TABLE requests ADD COLUMN route_id VARCHAR;
 """
 
+# Rows a table refused as bad data (text it cannot hold, JSON it cannot read), kept with the
+# reason instead of holding up the rows behind them. The key is a hash of the table and the
+# row's text, so that a row set aside twice (a retried batch) is kept once.
+_DEAD_LETTERS = """
+CREATE TABLE dead_letters (
+    letter_id       VARCHAR PRIMARY KEY,
+    time            TIMESTAMP NOT NULL,
+    table_name      VARCHAR NOT NULL,
+    reason          VARCHAR NOT NULL,
+    row_text        VARCHAR NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "lifecycle tables", _INITIAL),
     Migration(2, "dataset data", _DATASET_DATA),
     Migration(3, "request routes", _REQUEST_ROUTES),
+    Migration(4, "dead letters", _DEAD_LETTERS),
 )
 
 # Rows of these tables describe things whose state changes (a trial finishes, an alias

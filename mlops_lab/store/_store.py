@@ -13,8 +13,15 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from mlops_lab._text import encodable
 from mlops_lab.store._batch import Batch, TableSpec, conform, to_arrow
-from mlops_lab.store._errors import QueryError, SchemaError, StoreError, StoreLockedError
+from mlops_lab.store._errors import (
+    BadDataError,
+    QueryError,
+    SchemaError,
+    StoreError,
+    StoreLockedError,
+)
 from mlops_lab.store._migrations import MIGRATIONS, MUTABLE_TABLES
 from mlops_lab.store._readonly import check_read_only
 
@@ -112,7 +119,8 @@ class Store(StoreClient):
         """Write batches to several tables in one transaction, all or nothing.
 
         Every batch is checked first; a batch that does not fit its table is refused
-        with a :class:`SchemaError` naming the column, and nothing is written. Rows whose
+        with a :class:`SchemaError` naming the column, and nothing is written; so is one
+        whose values the store cannot hold (a :class:`BadDataError`). Rows whose
         primary key is already stored are skipped in append-only tables (so a retried
         batch never duplicates) and replace the stored row in the tables of things
         whose state changes (trials, aliases, endpoints, ...).
@@ -180,9 +188,16 @@ class Store(StoreClient):
         try:
             return self._transaction(ready, skip_stored=False)
         except duckdb.ConstraintException:
-            # Some rows of an append-only table are stored already: a retried batch. Skipping
-            # stored keys costs twice as much as a plain insert, so it is done only then.
+            pass
+        # Some rows of an append-only table are stored already: a retried batch. Skipping
+        # stored keys costs twice as much as a plain insert, so it is done only then.
+        try:
             return self._transaction(ready, skip_stored=True)
+        except duckdb.ConstraintException as exc:  # not a stored key: a rule the rows break
+            raise BadDataError(
+                f"The batch breaks a constraint of its table: {encodable(str(exc))}. "
+                "Give each row a value in every column that needs one."
+            ) from None
 
     def _transaction(self, ready: dict[str, pa.Table], skip_stored: bool) -> dict[str, int]:
         self._con.begin()
@@ -206,25 +221,48 @@ class Store(StoreClient):
         try:
             row = self._con.execute(f"{verb} INTO {name} SELECT * FROM _batch_{name}").fetchone()
         except duckdb.ConversionException as exc:
-            raise SchemaError(_explain_conversion(self._specs[name], table, exc)) from None
+            raise _refuse_json(self._con, self._specs[name], table, exc) from None
+        except (duckdb.DataError, duckdb.InvalidInputException) as exc:  # e.g. out of range
+            raise BadDataError(
+                f"The batch for table '{name}' holds values DuckDB cannot store: "
+                f"{encodable(str(exc))}. Convert them to the types of the table's columns."
+            ) from None
         return int(row[0]) if row else 0
 
 
-def _explain_conversion(spec: TableSpec, table: pa.Table, exc: duckdb.Error) -> str:
-    """Name the JSON column whose text is not JSON; DuckDB's message does not."""
-    with duckdb.connect() as scratch:
-        scratch.register("batch", table)
+def _refuse_json(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, table: pa.Table, exc: duckdb.Error
+) -> SchemaError:
+    """The refusal of a batch whose JSON text DuckDB cannot read, naming its rows.
+
+    DuckDB's message names neither the column nor the rows; naming the rows lets a writer set
+    those alone aside.
+    """
+    refused: dict[int, str] = {}
+    counts: dict[str, int] = {}
+    with con.cursor() as cursor:  # a cursor, not a new database: that takes tens of ms
+        cursor.register("_refused", table.append_column("_at", pa.array(range(len(table)))))
         for column in sorted(spec.json_columns):
-            bad = scratch.execute(
-                f'SELECT count(*) FROM batch WHERE NOT json_valid("{column}")'
-            ).fetchone()
-            if bad and bad[0]:
-                return (
-                    f"Column '{column}' of table '{spec.name}' holds JSON, but {bad[0]} "
-                    f"value(s) in the batch are not valid JSON text ({exc}). "
-                    "Pass dicts or lists, or valid JSON text."
+            found = cursor.execute(
+                f'SELECT _at, "{column}" FROM _refused WHERE NOT json_valid("{column}")'
+            ).fetchall()
+            counts[column] = len(found)
+            for at, text in found:
+                refused.setdefault(
+                    at,
+                    f"Column '{column}' of table '{spec.name}' holds JSON, but this row's value "
+                    f"is not JSON text DuckDB can read: {encodable(text)[:200]!r}. Pass dicts or "
+                    "lists, or valid JSON text (a lone surrogate's escape, \\udXXX, is not).",
                 )
-    return f"The batch for table '{spec.name}' could not be stored: {exc}"
+    detail = encodable(str(exc))
+    if not refused:
+        return SchemaError(f"The batch for table '{spec.name}' could not be stored: {detail}")
+    column, count = next((c, n) for c, n in counts.items() if n)
+    return SchemaError(
+        f"Column '{column}' of table '{spec.name}' holds JSON, but {count} value(s) in the "
+        f"batch are not valid JSON text ({detail}). Pass dicts or lists, or valid JSON text.",
+        refused,
+    )
 
 
 def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +20,7 @@ from mlops_lab import Lab, Store
 from mlops_lab.demo import request_rows
 from mlops_lab.serve import LogBuffer, _log
 from mlops_lab.store._actor import ActorStore, find_store_actor
-
-ROOT = Path(__file__).parents[2]
+from tests.integration._log_writer import start_writer, wait_appended
 
 
 def _rows(n: int, seed: int) -> list[dict]:
@@ -140,21 +138,8 @@ def test_an_arrow_spill_of_an_earlier_buffer_is_sent(store: Store, tmp_path: Pat
 
 
 def _start_writer(spill: Path, rows: int, seed: int, tmp_path: Path) -> subprocess.Popen[str]:
-    command = [
-        sys.executable, "-m", "tests.integration._log_writer", str(spill), str(rows),
-        str(4 << 20),  # 4 MiB segments: 12,000 rows (about 6 MB) take two
-    ]  # fmt: skip
-    with (tmp_path / f"writer-{seed}.err").open("w") as errors:
-        return subprocess.Popen(
-            [*command, str(seed)], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True
-        )
-
-
-def _wait_appended(writer: subprocess.Popen[str], tmp_path: Path) -> None:
-    assert writer.stdout is not None
-    line = writer.stdout.readline()  # append() has returned for every row
-    errors = tmp_path / f"writer-{writer.args[-1]}.err"
-    assert line.strip() == "appended", errors.read_text()[-3000:]
+    errors = tmp_path / f"writer-{seed}.err"
+    return start_writer(spill, rows, seed, errors, 4 << 20)  # 4 MiB: 12,000 rows take two
 
 
 def test_rows_of_a_killed_process_are_sent_once_and_a_live_ones_left_alone(
@@ -168,8 +153,8 @@ def test_rows_of_a_killed_process_are_sent_once_and_a_live_ones_left_alone(
     killed = _start_writer(spill, 12_000, seed=4, tmp_path=tmp_path)
     alive = _start_writer(spill, 500, seed=5, tmp_path=tmp_path)
     try:
-        _wait_appended(killed, tmp_path)
-        _wait_appended(alive, tmp_path)
+        wait_appended(killed, tmp_path / "writer-4.err")
+        wait_appended(alive, tmp_path / "writer-5.err")
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait()
         live = {p: p.read_bytes() for p in spill.glob(f"requests-{alive.pid}-*.journal")}

@@ -22,8 +22,9 @@ from mlops_lab.store._migrations import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, 9, 30)
 LIFECYCLE_TABLES = {
-    "alerts", "datasets", "endpoints", "events", "experiments", "feedback", "model_aliases",
-    "models", "monitor_results", "requests", "route_changes", "trial_results", "trials",
+    "alerts", "datasets", "dead_letters", "endpoints", "events", "experiments", "feedback",
+    "model_aliases", "models", "monitor_results", "requests", "route_changes", "trial_results",
+    "trials",
 }  # fmt: skip
 
 
