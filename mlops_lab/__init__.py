@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from mlops_lab.serve import Endpoint, EndpointError, TrafficView
     from mlops_lab.store import (
+        BadDataError,
         QueryError,
         ReadOnlyError,
         SchemaError,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "BadDataError": "mlops_lab.store",
     "ConfigError": "mlops_lab.config",
     "DatasetError": "mlops_lab.data",
     "DatasetVersion": "mlops_lab.data",
