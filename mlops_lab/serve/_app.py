@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from mlops_lab import __version__
 from mlops_lab._warm import cold_runtime_env
-from mlops_lab.serve._http import error_response, read_body, unauthorized
+from mlops_lab.serve._http import error_response, read_body, request_headers, unauthorized
 from mlops_lab.serve._protocol import RequestError
 from mlops_lab.serve._router import Router
 
@@ -52,12 +52,24 @@ def run_router(
     deployment._version = _version(init_args)
     app = deployment.bind(*init_args)
     serve.run(app, name=endpoint, route_prefix=f"/{endpoint}")
-    if GATEWAY_APP not in serve.status().applications:
-        gateway = serve.deployment(
-            name="gateway",
-            ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
-        )(Gateway)
-        serve.run(gateway.bind(config.get("auth")), name=GATEWAY_APP, route_prefix="/v2")
+    run_gateway(config.get("auth"))
+
+
+def run_gateway(auth: str | None) -> None:
+    """Deploy the gateway, or give the running one the lab's current token digest ``auth``.
+
+    The token guards the gateway's own paths (``/v2``, ``/v2/health/...``); each endpoint's
+    router checks its own token on ``/v2/models/<endpoint>/...``. The digest is the
+    gateway's ``user_config`` with a fixed code version, so a new one reaches the running
+    replica through ``reconfigure`` and the same one changes nothing.
+    """
+    gateway = serve.deployment(
+        name="gateway",
+        user_config={"auth": auth},
+        ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
+    )(Gateway)
+    gateway._version = _version(("gateway",))
+    serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
 
 
 def _version(init_args: tuple[str, ...]) -> str:
@@ -73,19 +85,29 @@ def delete_router(endpoint: str) -> None:
 class Gateway:
     """The Open Inference Protocol (v2) paths, handed to each endpoint's router.
 
+    The gateway checks the lab's token only on its own paths; ``/v2/models/<endpoint>/...``
+    go to the endpoint's router with the request's headers, and the router checks the
+    endpoint's current token.
+
     Args:
-        auth: The SHA-256 of the token clients must send, or None on loopback without one.
+        auth: The SHA-256 of the lab's token, or None on loopback without one; ``reconfigure``
+            replaces it with the lab's current one.
     """
 
-    def __init__(self, auth: str | None) -> None:
+    def __init__(self, auth: str | None = None) -> None:
         self.auth = auth
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Take the lab's current token digest (``{"auth": ...}``, Serve's user_config)."""
+        self.auth = config.get("auth")
 
     async def __call__(self, request: Request) -> Response:
         """Answer ``/v2``, ``/v2/health/{live,ready}`` and ``/v2/models/<endpoint>/...``."""
         parts = [part for part in request.url.path.split("/") if part][1:]
         try:
-            refused = unauthorized(request, self.auth)
-            if refused is not None:
+            refused = unauthorized(request.headers, self.auth)
+            names_a_model = len(parts) >= 2 and parts[0] == "models"
+            if refused is not None and not names_a_model:  # a model's router checks its own
                 raise refused
             if request.method == "GET" and parts in ([], ["health", "live"], ["health", "ready"]):
                 return JSONResponse(_server(parts))
@@ -104,14 +126,14 @@ class Gateway:
             rest = rest[2:]
         router = _router(endpoint)
         if request.method == "GET" and rest in ([], ["ready"]):
-            answer = await router.metadata.remote()
+            answer = await router.metadata.remote(request_headers(request))
             if rest == ["ready"] and answer["status"] == 200:
                 answer = {"status": 200, "name": endpoint, "ready": True}
         elif request.method == "POST" and rest == ["infer"]:
             body = await read_body(request, _GATEWAY_MAX_BODY)
             if isinstance(body, RequestError):
                 raise body
-            answer = await router.infer.remote(body)
+            answer = await router.infer.remote(body, request_headers(request))
         else:
             raise RequestError(
                 404, "not_found", f"No route {request.method} {request.url.path}; use GET "

@@ -399,6 +399,6 @@ def test_a_lab_with_a_token_serves_only_requests_that_carry_it(
             url, json=body, headers={"Authorization": "Bearer s3cret"}, timeout=30
         )
         assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
-        assert missing.json()["error"]["field"] == "Authorization"
+        assert "error" in missing.json() and "Authorization" in missing.text
     finally:
         ep.undeploy()
