@@ -8,6 +8,7 @@ KServe and Triton clients use, and hands each inference to the endpoint's router
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,11 @@ def run_gateway(auth: str | None) -> None:
     The token guards the gateway's own paths (``/v2``, ``/v2/health/...``); each endpoint's
     router checks its own token on ``/v2/models/<endpoint>/...``. The digest is the
     gateway's ``user_config`` with a fixed code version, so a new one reaches the running
-    replica through ``reconfigure`` and the same one changes nothing.
+    replica through ``reconfigure``. A gateway that already checks ``auth`` is left as it
+    is: a ``serve.run`` takes a second even when nothing changes.
     """
+    if _running_gateway_auth() == (auth,):
+        return
     gateway = serve.deployment(
         name="gateway",
         user_config={"auth": auth},
@@ -70,6 +74,22 @@ def run_gateway(auth: str | None) -> None:
     )(Gateway)
     gateway._version = _version(("gateway",))
     serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
+
+
+def _running_gateway_auth() -> tuple[str | None] | None:
+    """``(digest,)`` that the running gateway checks; None if none runs or it cannot say."""
+    if GATEWAY_APP not in serve.status().applications:
+        return None
+
+    def ask() -> str | None:
+        return serve.get_app_handle(GATEWAY_APP).auth_digest.remote().result(timeout_s=10)
+
+    # In a thread of its own: a notebook's event loop refuses a blocking handle call.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            return (pool.submit(ask).result(),)
+        except Exception:  # not ready, or a gateway of an older version: deploy it
+            return None
 
 
 def _version(init_args: tuple[str, ...]) -> str:
@@ -100,6 +120,10 @@ class Gateway:
     def reconfigure(self, config: dict[str, Any]) -> None:
         """Take the lab's current token digest (``{"auth": ...}``, Serve's user_config)."""
         self.auth = config.get("auth")
+
+    def auth_digest(self) -> str | None:
+        """The token digest this gateway checks (a handle call, for ``run_gateway``)."""
+        return self.auth
 
     async def __call__(self, request: Request) -> Response:
         """Answer ``/v2``, ``/v2/health/{live,ready}`` and ``/v2/models/<endpoint>/...``."""
