@@ -8,6 +8,7 @@ KServe and Triton clients use, and hands each inference to the endpoint's router
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from mlops_lab import __version__
 from mlops_lab._warm import cold_runtime_env
-from mlops_lab.serve._http import error_response, read_body, unauthorized
+from mlops_lab.serve._http import error_response, read_body, request_headers, unauthorized
 from mlops_lab.serve._protocol import RequestError
 from mlops_lab.serve._router import Router
 
@@ -52,12 +53,43 @@ def run_router(
     deployment._version = _version(init_args)
     app = deployment.bind(*init_args)
     serve.run(app, name=endpoint, route_prefix=f"/{endpoint}")
+    run_gateway(config.get("auth"))
+
+
+def run_gateway(auth: str | None) -> None:
+    """Deploy the gateway, or give the running one the lab's current token digest ``auth``.
+
+    The token guards the gateway's own paths (``/v2``, ``/v2/health/...``); each endpoint's
+    router checks its own token on ``/v2/models/<endpoint>/...``. The digest is the
+    gateway's ``user_config`` with a fixed code version, so a new one reaches the running
+    replica through ``reconfigure``. A gateway that already checks ``auth`` is left as it
+    is: a ``serve.run`` takes a second even when nothing changes.
+    """
+    if _running_gateway_auth() == (auth,):
+        return
+    gateway = serve.deployment(
+        name="gateway",
+        user_config={"auth": auth},
+        ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
+    )(Gateway)
+    gateway._version = _version(("gateway",))
+    serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
+
+
+def _running_gateway_auth() -> tuple[str | None] | None:
+    """``(digest,)`` that the running gateway checks; None if none runs or it cannot say."""
     if GATEWAY_APP not in serve.status().applications:
-        gateway = serve.deployment(
-            name="gateway",
-            ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
-        )(Gateway)
-        serve.run(gateway.bind(config.get("auth")), name=GATEWAY_APP, route_prefix="/v2")
+        return None
+
+    def ask() -> str | None:
+        return serve.get_app_handle(GATEWAY_APP).auth_digest.remote().result(timeout_s=10)
+
+    # In a thread of its own: a notebook's event loop refuses a blocking handle call.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            return (pool.submit(ask).result(),)
+        except Exception:  # not ready, or a gateway of an older version: deploy it
+            return None
 
 
 def _version(init_args: tuple[str, ...]) -> str:
@@ -73,22 +105,34 @@ def delete_router(endpoint: str) -> None:
 class Gateway:
     """The Open Inference Protocol (v2) paths, handed to each endpoint's router.
 
-    The router gets the raw body and the request's headers (a plain dict, names in lower
-    case), from which it reads the binary tensor data's ``Inference-Header-Content-Length``.
+    The gateway checks the lab's token only on its own paths; ``/v2/models/<endpoint>/...``
+    go to the endpoint's router with the raw body and the request's headers (a plain dict,
+    names in lower case): the router checks the endpoint's current token and reads the
+    binary tensor data's ``Inference-Header-Content-Length``.
 
     Args:
-        auth: The SHA-256 of the token clients must send, or None on loopback without one.
+        auth: The SHA-256 of the lab's token, or None on loopback without one; ``reconfigure``
+            replaces it with the lab's current one.
     """
 
-    def __init__(self, auth: str | None) -> None:
+    def __init__(self, auth: str | None = None) -> None:
         self.auth = auth
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Take the lab's current token digest (``{"auth": ...}``, Serve's user_config)."""
+        self.auth = config.get("auth")
+
+    def auth_digest(self) -> str | None:
+        """The token digest this gateway checks (a handle call, for ``run_gateway``)."""
+        return self.auth
 
     async def __call__(self, request: Request) -> Response:
         """Answer ``/v2``, ``/v2/health/{live,ready}`` and ``/v2/models/<endpoint>/...``."""
         parts = [part for part in request.url.path.split("/") if part][1:]
         try:
-            refused = unauthorized(request, self.auth)
-            if refused is not None:
+            refused = unauthorized(request.headers, self.auth)
+            names_a_model = len(parts) >= 2 and parts[0] == "models"
+            if refused is not None and not names_a_model:  # a model's router checks its own
                 raise refused
             if request.method == "GET" and parts in ([], ["health", "live"], ["health", "ready"]):
                 return JSONResponse(_server(parts))
@@ -107,8 +151,7 @@ class Gateway:
         if len(rest) >= 2 and rest[0] == "versions":  # the router checks that it is served
             version, rest = rest[1], rest[2:]
         router = _router(endpoint)
-        # Plain values for the router: header names come from Starlette in lower case.
-        headers = {name.lower(): value for name, value in request.headers.items()}
+        headers = request_headers(request)
         if request.method == "GET" and rest in ([], ["ready"]):
             answer = await router.metadata.remote(headers, version=version)
             if rest == ["ready"] and answer["status"] == 200:

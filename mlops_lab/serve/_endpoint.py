@@ -40,6 +40,11 @@ class EndpointError(ValueError):
 class Endpoint:
     """A deployed endpoint; get one with ``lab.deploy(...)`` or ``lab.endpoint(name)``.
 
+    HTTP clients send the lab's token (``Authorization: Bearer <token>``) when it has one;
+    the methods here call the router through a deployment handle from inside the lab's Ray
+    cluster, which has token authentication of its own, and need none. Each deploy or
+    change gives the endpoint the token of this endpoint's settings.
+
     Example:
         >>> ep = lab.deploy("iris", "iris@champion")
         >>> ep.canary("iris@4", steps=[0.1, 0.5, 1.0])

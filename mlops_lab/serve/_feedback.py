@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from mlops_lab._text import encodable
 from mlops_lab.routing import Event
 from mlops_lab.serve._protocol import FeedbackItem, RequestError
-from mlops_lab.store import StoreUnavailableError
+from mlops_lab.store import StoreError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from mlops_lab.serve._router import Active, Router
@@ -48,7 +49,8 @@ def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dic
 
     Raises:
         RequestError: 404 for request ids the endpoint never served, 400 for feedback on a
-            refused request or a reward the policy cannot take, 503 while the store is away.
+            refused request or a reward the policy cannot take, 503 while the store is away
+            or when it fails to take the feedback.
     """
     active = router.active
     if active is not None:
@@ -62,8 +64,15 @@ def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dic
             router.store.write({"feedback": [_feedback_row(item, now, source) for item in fresh]})
     except StoreUnavailableError as exc:
         raise RequestError(
-            503, "store_unavailable", f"The lab's store is away ({exc}). Send the feedback "
-            "again in a moment: repeated feedback is stored once.",
+            503, "store_unavailable", f"The lab's store is away ({encodable(str(exc))}). Send "
+            "the feedback again in a moment: repeated feedback is stored once.",
+        ) from None  # fmt: skip
+    except StoreError as exc:  # the items were checked: the fault is the store's, not theirs
+        log.exception("The store refused feedback for %s", router.endpoint)
+        raise RequestError(
+            503, "store_error", f"The lab's store could not take the feedback "
+            f"({type(exc).__name__}: {encodable(str(exc))[:500]}). Send it again in a moment; "
+            "the lab's log says more.",
         ) from None  # fmt: skip
     if active is not None:
         events = [
@@ -257,7 +266,10 @@ def _same(truth: Any, prediction: Any) -> bool:
         return True
     numbers = (int, float)
     if isinstance(truth, numbers) and isinstance(prediction, numbers):
-        return math.isclose(float(truth), float(prediction))
+        try:
+            return math.isclose(float(truth), float(prediction))
+        except OverflowError:  # a whole number beyond float64 equals no prediction
+            return False
     return str(truth) == str(prediction)
 
 

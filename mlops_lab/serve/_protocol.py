@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab._text import encodable
+from mlops_lab._text import encodable, encodable_value
 from mlops_lab.serve._values import (
     FLOAT_MAX,
     FieldPath,
@@ -102,8 +103,14 @@ class FeedbackItem:
     has_truth: bool = False
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def read_json(body: bytes, *, max_bytes: int) -> Any:
     """Decode a request body of at most ``max_bytes`` bytes of UTF-8 JSON.
+
+    Every string in it (keys too) comes back :func:`~mlops_lab._text.encodable`: JSON can
+    escape a lone UTF-16 surrogate, which no response, message or log row could hold.
 
     Example:
         >>> read_json(b'{"instances": [[1, 2]]}', max_bytes=1_000_000)
@@ -120,7 +127,9 @@ def read_json(body: bytes, *, max_bytes: int) -> Any:
             status=413,
         )
     try:
-        return json.loads(body.decode("utf-8"))
+        payload = json.loads(body.decode("utf-8"))
+        # Only a \uD800-\uDFFF escape makes a lone surrogate: skip the walk without one.
+        return encodable_value(payload) if _SURROGATE_ESCAPE.search(body) else payload
     except UnicodeDecodeError as exc:
         problem = f"byte {exc.start}, which is not UTF-8"
     except json.JSONDecodeError as exc:
@@ -320,7 +329,25 @@ def _feedback_item(item: Any, where: str) -> FeedbackItem:
             what=" is missing",
         )
     reward = _reward(item["reward"], _join(where, "reward")) if "reward" in item else None
+    if "truth" in item:
+        _check_truth(item["truth"], _join(where, "truth"))
     return FeedbackItem(request_id, item.get("truth"), reward, "truth" in item)
+
+
+def _check_truth(value: Any, field: str) -> None:
+    """Refuse a truth the store could not keep as JSON: NaN, infinities, deep nesting."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:  # Python's json reads NaN and Infinity, which JSON has not
+        received = "NaN or Infinity"
+    except RecursionError:
+        received = "lists or objects nested too deeply"
+    else:
+        return
+    raise refuse(
+        "invalid_value", field, "a JSON value of finite numbers", received,
+        "Send null for a truth that is not known.",
+    )  # fmt: skip
 
 
 def _reward(value: Any, field: str) -> float:
@@ -358,7 +385,7 @@ def to_json_values(predictions: Sequence[Any] | np.ndarray) -> list[Any]:
     if array.dtype.kind == "O":
         if array.ndim > 1:
             return [to_json_values(row) for row in array]
-        return [json_scalar(value) for value in array]
+        return [json_value(value) for value in array]
     return list(array.tolist())
 
 
@@ -371,6 +398,24 @@ def json_scalar(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def json_value(value: Any) -> Any:
+    r"""``value`` as strict JSON carries it: None for NaN and infinities, text encodable.
+
+    Dicts, lists and tuples are rebuilt (tuples as lists); numpy scalars become Python ones.
+
+    Example:
+        >>> json_value({"a": [1.5, float("nan")], "b": "\ud800"})
+        {'a': [1.5, None], 'b': '\\ud800'}
+    """
+    if isinstance(value, dict):
+        return {json_value(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, str):
+        return encodable(value)
+    return json_scalar(value)
 
 
 def openapi(

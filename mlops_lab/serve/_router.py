@@ -10,26 +10,30 @@ weights or policy takes effect in the running replicas without dropping a reques
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import secrets
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from mlops_lab._text import encodable, encodable_value
 from mlops_lab.routing import Policy
 from mlops_lab.routing._rollout import Routes
 from mlops_lab.serve._feedback import Learner, context_columns, take_feedback
-from mlops_lab.serve._http import error_response, no_route, read_body, unauthorized
+from mlops_lab.serve._http import (
+    error_response,
+    json_response,
+    no_route,
+    read_body,
+    unauthorized,
+)
 from mlops_lab.serve._log import LogBuffer
 from mlops_lab.serve._models import Models, Served
 from mlops_lab.serve._protocol import (
@@ -40,6 +44,7 @@ from mlops_lab.serve._protocol import (
     read_json,
     to_json_values,
 )
+from mlops_lab.serve._rows import new_request_id, refused_row, served_rows
 from mlops_lab.serve._v2 import (
     infer_response,
     model_metadata,
@@ -51,9 +56,6 @@ from mlops_lab.serve._v2_binary import binary_outputs, encode_response, split_bo
 from mlops_lab.store._actor import ActorStore, find_store_actor
 
 log = logging.getLogger(__name__)
-
-# Rows of the error log keep at most this much of a refused body.
-_ERROR_BODY_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,15 @@ class Outcome:
     arms: list[str]
 
 
-def new_request_id() -> str:
-    """A request id that sorts by time: milliseconds since the epoch, then 64 random bits."""
-    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
-
-
 class Router:
     """One endpoint's router; Ray Serve makes it a deployment (see ``_app.py``).
+
+    The router holds the endpoint's current authentication (the digest of its token, from
+    ``reconfigure``) and checks it on every call that carries an outside request: its own
+    HTTP paths, and :meth:`infer` and :meth:`metadata`, to which the gateway forwards the
+    request's headers. The Python API's calls (:meth:`predict_payload`, :meth:`feedback`,
+    :meth:`describe`, :meth:`flush`) come through a deployment handle from inside the lab's
+    Ray cluster, which has token authentication of its own, and are trusted.
 
     Args:
         endpoint: The endpoint's name; its HTTP routes live under ``/<endpoint>``.
@@ -160,13 +164,17 @@ class Router:
             ("GET", "/openapi.json"): self._http_openapi,
             ("GET", ""): self._http_describe,
         }
-        refused = unauthorized(request, self.auth)
+        refused = unauthorized(request.headers, self.auth)
         if refused is not None:
             return error_response(refused)
         handler = routes.get((request.method, tail))
         if handler is None:
             return error_response(no_route(request.method, self._prefix + tail, routes))
-        return await handler(request)
+        try:
+            return await handler(request)
+        except Exception:  # a defect, not the request's fault: still a JSON answer
+            log.exception("%s %s failed", request.method, encodable(path))
+            return error_response(_internal_error())
 
     async def _http_predict(self, request: Request) -> Response:
         start = time.perf_counter()
@@ -180,7 +188,7 @@ class Router:
             return error_response(error)
         answer = self.predict_payload(payload, raw=body, start=start)
         status = answer.pop("status")
-        return JSONResponse(answer, status_code=status)
+        return json_response(answer, status)
 
     async def _http_feedback(self, request: Request) -> Response:
         body = await read_body(request, self.limits.max_body_bytes)
@@ -192,18 +200,19 @@ class Router:
             answer = await asyncio.to_thread(take_feedback, self, items, "http")
         except RequestError as error:
             return error_response(error)
-        return JSONResponse(answer)
+        return json_response(answer)
 
     async def _http_openapi(self, request: Request) -> Response:
         active = self.active
         if active is None:
             return error_response(_not_ready(self.endpoint))
-        return JSONResponse(openapi(self.endpoint, active.inputs, active.signature))
+        return json_response(openapi(self.endpoint, active.inputs, active.signature))
 
     async def _http_describe(self, request: Request) -> Response:
-        return JSONResponse(self.describe())
+        return json_response(self.describe())
 
-    # Calls through a deployment handle (the Python API and the Open Inference Protocol).
+    # Calls through a deployment handle: the Python API (trusted, see the class docstring)
+    # and the Open Inference Protocol gateway (checked, with the request's headers).
 
     def describe(self) -> dict[str, Any]:
         """The endpoint's routes, the policy's statistics and the log's counts."""
@@ -225,9 +234,12 @@ class Router:
         """Predict for ``{"instances": [...]}`` given as Python values (status and body).
 
         ``raw`` is the body the payload was read from (logged if refused); ``start`` when
-        the request arrived.
+        the request arrived. Without ``raw`` the payload comes from the Python API, whose
+        text is made encodable here (``read_json`` does it for HTTP bodies).
         """
         start = time.perf_counter() if start is None else start
+        if raw is None:
+            payload = encodable_value(payload)
         try:
             active = self._require_active()
             frame = parse_instances(payload, active.inputs, max_instances=self.limits.max_instances)
@@ -252,11 +264,24 @@ class Router:
 
         Args:
             body: The request body: JSON, possibly followed by binary tensor data.
-            headers: The request's headers, names in lower case.
+            headers: The request's headers, names in lower case; ``authorization`` must
+                carry the endpoint's token when it has one.
             version: The model version of a ``/versions/<version>/infer`` path; it must be
                 one the endpoint serves, and the endpoint routes the request as any other.
         """
         start = time.perf_counter()
+        try:
+            refused = unauthorized(headers, self.auth)
+            if refused is not None:
+                return {"status": refused.status, **refused.body()}
+            return self._infer(body, headers, version, start)
+        except Exception:  # a defect, not the request's fault: still a JSON answer
+            log.exception("An inference on %s failed", self.endpoint)
+            return {"status": 500, **_internal_error().body()}
+
+    def _infer(
+        self, body: bytes, headers: dict[str, str], version: str | None, start: float
+    ) -> dict[str, Any]:
         try:
             payload, data = split_body(body, headers, max_bytes=self.limits.max_body_bytes)
             active = self._require_active()
@@ -284,9 +309,15 @@ class Router:
     def metadata(self, headers: dict[str, str], version: str | None = None) -> dict[str, Any]:
         """The Open Inference Protocol's model metadata (status and body).
 
-        Its versions are the model versions the endpoint routes to; ``version``, from a
-        ``/versions/<version>`` path, must be one of them. ``headers`` are the request's.
+        Its versions are the model versions the endpoint routes to.
+
+        Args:
+            headers: The request's headers, names in lower case, as for :meth:`infer`.
+            version: From a ``/versions/<version>`` path; it must be one of them.
         """
+        refused = unauthorized(headers, self.auth)
+        if refused is not None:
+            return {"status": refused.status, **refused.body()}
         active = self.active
         if active is None:
             return {"status": 503, **_not_ready(self.endpoint).body()}
@@ -298,6 +329,7 @@ class Router:
 
     def feedback(self, items: list[dict[str, Any]], source: str = "api") -> dict[str, Any]:
         """Take feedback given as Python values (status and body)."""
+        items = encodable_value(items)
         try:
             parsed = parse_feedback(items, max_items=max(len(items), 1))
             return {"status": 200, **take_feedback(self, parsed, source)}
@@ -339,61 +371,14 @@ class Router:
         self, frame: pd.DataFrame, active: Active, decisions: list[Any], outcome: Outcome,
         shadows: dict[str, list[Any]], start: float,
     ) -> None:  # fmt: skip
-        now = _now()
         latency = (time.perf_counter() - start) * 1000.0
-        features = _records(frame)
-        for i, decision in enumerate(decisions):
-            served = active.models[decision.arm]
-            self.log.append(
-                {
-                    "request_id": outcome.request_ids[i],
-                    "time": now,
-                    "endpoint": self.endpoint,
-                    "model": served.name,
-                    "model_version": served.version,
-                    "arm": decision.arm,
-                    "propensity": decision.propensity,
-                    "policy": active.routes.policy,
-                    "features": features[i],
-                    # JSON text: predictions of one batch need not share a type.
-                    "prediction": json.dumps(outcome.predictions[i]),
-                    "latency_ms": latency,
-                    "status": 200,
-                    "error": None,
-                    "shadow": {arm: values[i] for arm, values in shadows.items()} or None,
-                    "route_id": active.routes.route_id,
-                }
-            )
+        for row in served_rows(self.endpoint, active, frame, decisions, outcome, shadows, latency):
+            self.log.append(row)
 
     def _log_error(self, error: RequestError, body: Any, start: float) -> None:
-        if not self.logging:
-            return
-        active = self.active
-        if isinstance(body, RequestError | None):
-            received = None
-        elif isinstance(body, bytes):
-            received = body[:_ERROR_BODY_CHARS].decode("utf-8", "replace")
-        else:
-            received = repr(body)[:_ERROR_BODY_CHARS]
-        self.log.append(
-            {
-                "request_id": new_request_id(),
-                "time": _now(),
-                "endpoint": self.endpoint,
-                "model": None,
-                "model_version": None,
-                "arm": None,
-                "propensity": None,
-                "policy": None if active is None else active.routes.policy,
-                "features": {"body": received},
-                "prediction": None,
-                "latency_ms": (time.perf_counter() - start) * 1000.0,
-                "status": error.status,
-                "error": f"{error.code}: {error.message}",
-                "shadow": None,
-                "route_id": None if active is None else active.routes.route_id,
-            }
-        )
+        if self.logging:
+            latency = (time.perf_counter() - start) * 1000.0
+            self.log.append(refused_row(self.endpoint, self.active, error, body, latency))
 
     def _require_active(self) -> Active:
         active = self.active
@@ -409,8 +394,8 @@ def _predict(served: Served, frame: pd.DataFrame) -> list[Any]:
         raise RequestError(
             422,
             "model_error",
-            f"Model {served.ref} could not predict on this input: {type(exc).__name__}: {exc}. "
-            "Check the values against the data the model was trained on.",
+            f"Model {served.ref} could not predict on this input: {type(exc).__name__}: "
+            f"{encodable(str(exc))}. Check the values against the data the model was trained on.",
         ) from None
 
 
@@ -418,14 +403,7 @@ def _shadow(served: Served, frame: pd.DataFrame) -> list[Any]:
     try:
         return to_json_values(served.model.predict(frame))
     except Exception as exc:  # a shadow never fails the request; its error is logged
-        return [{"error": f"{type(exc).__name__}: {exc}"}] * len(frame)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows as dicts of plain Python values (DataFrame.to_dict is ten times slower)."""
-    names = list(frame.columns)
-    columns = [frame[name].tolist() for name in names]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        return [{"error": encodable(f"{type(exc).__name__}: {exc}")}] * len(frame)
 
 
 def _group(decisions: list[Any]) -> dict[str, list[int]]:
@@ -435,12 +413,14 @@ def _group(decisions: list[Any]) -> dict[str, list[int]]:
     return rows
 
 
+def _internal_error() -> RequestError:
+    return RequestError(
+        500, "internal_error", "The router failed on this request; its log says why. The "
+        "request may be sent again; report it if it fails the same way.",
+    )  # fmt: skip
+
+
 def _not_ready(endpoint: str) -> RequestError:
     return RequestError(
         503, "not_ready", f"The endpoint '{endpoint}' has no routes yet; retry in a moment."
     )
-
-
-def _now() -> datetime:
-    # The store keeps naive UTC timestamps.
-    return datetime.now(UTC).replace(tzinfo=None)
