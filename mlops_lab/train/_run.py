@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 from ray import tune
+from ray.tune.progress_reporter import TrialProgressCallback
 
 from mlops_lab._warm import WarmPool
 from mlops_lab.store import StoreClient
@@ -72,6 +73,36 @@ class _Relay(_Unsaved, tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = trial.get_error() if hasattr(trial, "get_error") else None
         self.recorder.on_tune_trial_ended(_own(trial), error=str(error or "trial failed"))
+
+
+class _NoConsole(_Unsaved, tune.ProgressReporter):
+    """Tune's progress reporter, silenced: the lab's own views show the search.
+
+    In a notebook Tune's default reporter clears the cell's output when a search starts
+    (``clear_output``, to draw its table in place), which takes the live view away with it.
+    """
+
+    def should_report(self, trials: list, done: bool = False) -> bool:
+        return False
+
+    def report(self, trials: list, done: bool, *sys_info: str) -> None:
+        return None
+
+
+class _NoTrialLines(_Unsaved, TrialProgressCallback):
+    """Stands in for Tune's per-trial console lines, which it adds when none is given.
+
+    Tune prints "Trial ... completed. Last result: ..." whatever the verbosity.
+    """
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:  # fmt: skip  # noqa: E501
+        return None
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        return None
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        return None
 
 
 def _own(trial: Any) -> list[int]:
@@ -218,7 +249,8 @@ class TuneRun:
                 name=self.experiment_id,
                 storage_path=str(self._storage),
                 stop=self._stopper,
-                callbacks=[_Relay(self.recorder)],
+                callbacks=[_Relay(self.recorder), _NoTrialLines()],
+                progress_reporter=_NoConsole(),
                 verbose=0,
             ),
         )
