@@ -1,0 +1,52 @@
+"""What a person sees of ``lab.tune`` in JupyterLab: the live view, and nothing of the console."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.ui._jupyterlab import JupyterLabServer, NotebookPage, Screens
+from tests.ui._notebook import CONFIGS, LAST_CELL, TUNE_CELL, write_tune_notebook
+
+SECONDS = 1000  # Playwright's timeouts are in milliseconds
+
+
+def ended(counts: range) -> re.Pattern[str]:
+    """The view's summary line when as many trials as one of ``counts`` have ended."""
+    choices = "|".join(str(count) for count in counts)
+    return re.compile(rf"\b(?:{choices})/{CONFIGS} trials ended")
+
+
+def test_the_tuning_view_is_seen_while_the_search_runs_and_after(
+    jupyter_lab: JupyterLabServer, page: Page, screens: Screens
+) -> None:
+    """While lab.tune runs, its cell shows the view with a Stop button and a count of ended
+    trials that grows; once it ends the view shows every trial in a table and a chart, and
+    no cell shows a line Ray or Tune wrote to the console."""
+    notebook = NotebookPage(page)
+    notebook.open(jupyter_lab, write_tune_notebook(jupyter_lab.root))
+    screens.take("opened")
+    notebook.run_all()
+
+    view = notebook.outputs(TUNE_CELL)
+    stop = view.get_by_role("button", name="Stop search")
+    summary = view.get_by_text(re.compile(r"trials ended"))
+    expect(stop).to_be_visible(timeout=180 * SECONDS)
+    expect(stop).to_be_enabled()
+    expect(summary).to_have_text(ended(range(1, CONFIGS)), timeout=120 * SECONDS)
+    screens.take("running", of=view)
+    seen = int(re.search(r"(\d+)/", summary.inner_text()).group(1))  # type: ignore[union-attr]
+    expect(summary).to_have_text(ended(range(seen + 1, CONFIGS + 1)), timeout=120 * SECONDS)
+    screens.take("updated", of=view)
+
+    notebook.wait_until_ran(LAST_CELL, timeout_s=120)
+    expect(summary).to_have_text(
+        re.compile(rf"{CONFIGS}/{CONFIGS} trials ended, best roc_auc 0\.\d{{4}}")
+    )
+    expect(view.locator("table tbody tr")).to_have_count(CONFIGS)
+    expect(view.locator("svg circle")).to_have_count(CONFIGS)
+    expect(stop).to_be_disabled()
+    expect(notebook.outputs(LAST_CELL)).to_contain_text("churn-forest")
+    screens.take("ended", of=view)
+    assert notebook.console_lines() == []
