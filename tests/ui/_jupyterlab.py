@@ -48,8 +48,9 @@ class JupyterLabServer:
     root: Path
 
     def tree_url(self, notebook: str) -> str:
-        """The address that opens ``notebook`` in the lab's main area."""
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+        """The address that opens ``notebook`` alone in the lab's main area (``reset``: not
+        with the tabs an earlier page left open in the server's workspace)."""
+        return f"{self.url}/lab/tree/{notebook}?token={self.token}&reset"
 
 
 @contextmanager
@@ -145,6 +146,8 @@ class NotebookPage:
         """Open the notebook and wait until its kernel is ready (the status bar says Idle)."""
         self.page.goto(lab.tree_url(notebook))
         expect(self.cells.first).to_be_visible(timeout=START_TIMEOUT_S * 1000)
+        kernel = self.page.locator(".jp-NotebookPanel-toolbar .jp-KernelName")
+        expect(kernel).to_have_text("Python 3 (ipykernel)", timeout=START_TIMEOUT_S * 1000)
         status = self.page.get_by_role("contentinfo").get_by_role(
             "button", name=re.compile("Idle$")
         )

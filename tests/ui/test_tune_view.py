@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.ui._jupyterlab import JupyterLabServer, NotebookPage, Screens
-from tests.ui._notebook import CONFIGS, LAST_CELL, TUNE_CELL, write_tune_notebook
+from tests.ui._notebook import CONFIGS, LAST_CELL, LONG_SPACE, TUNE_CELL, write_tune_notebook
 
 SECONDS = 1000  # Playwright's timeouts are in milliseconds
 
@@ -49,4 +49,25 @@ def test_the_tuning_view_is_seen_while_the_search_runs_and_after(
     expect(stop).to_be_disabled()
     expect(notebook.outputs(LAST_CELL)).to_contain_text("churn-forest")
     screens.take("ended", of=view)
+    assert notebook.console_lines() == []
+
+
+def test_the_stop_button_stops_a_search_running_in_the_background(
+    jupyter_lab: JupyterLabServer, page: Page, screens: Screens
+) -> None:
+    """A search started with background=True stops when a person clicks its Stop button:
+    the button is disabled and the configurations never scored are listed as cancelled."""
+    notebook = NotebookPage(page)
+    notebook.open(jupyter_lab, write_tune_notebook(jupyter_lab.root, LONG_SPACE, background=True))
+    notebook.run_all()
+
+    view = notebook.outputs(TUNE_CELL)
+    stop = view.get_by_role("button", name="Stop search")
+    expect(stop).to_be_enabled(timeout=180 * SECONDS)
+    notebook.wait_until_ran(TUNE_CELL, timeout_s=60)  # the cell returns; the search goes on
+    screens.take("running", of=view)
+    stop.click()
+    expect(stop).to_be_disabled(timeout=120 * SECONDS)
+    expect(view.get_by_role("cell", name="cancelled", exact=True).first).to_be_visible()
+    screens.take("stopped", of=view)
     assert notebook.console_lines() == []
