@@ -11,6 +11,8 @@ from mlops_lab.train._render import render_html, summary
 from mlops_lab.train._run import TuneRun
 
 REFRESH_S = 0.5
+# The kernel reads a click only when no cell runs (see _run._stop_on_interrupt).
+STOP_TIP = "Stop the search. While its cell still runs, interrupt the kernel instead (■)."
 
 
 def attach_progress(run: TuneRun) -> None:
@@ -74,7 +76,9 @@ class _NotebookView(_Throttled):
 
         metric = self.run.request.metric
         self.body = widgets.HTML(render_html(self.run.recorder, metric))
-        self.stop = widgets.Button(description="Stop search", button_style="warning", icon="stop")
+        self.stop = widgets.Button(
+            description="Stop search", button_style="warning", icon="stop", tooltip=STOP_TIP
+        )
         self.stop.on_click(lambda _: self.run.stop())
         display(widgets.VBox([self.stop, self.body]))
 

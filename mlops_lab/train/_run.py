@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,10 @@ from mlops_lab.train._trial import Trial
 # environment is respected.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# An interrupt (Ctrl+C, a notebook's Interrupt) stops a search through the lab's stop flag
+# (see _stop_on_interrupt), so that it ends as a stop would; Tune's own handler would end it
+# as a success and log a warning into the cell.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 # Without its loggers Tune warns at the end that it found no result files to read back.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
@@ -191,7 +198,8 @@ class TuneRun:
         try:
             if self._warm is not None:
                 self._warm.claim()
-            self._tuner().fit()
+            with _stop_on_interrupt(self.stop):
+                self._tuner().fit()
             if self._stopper.event.is_set():
                 status = "stopped"
         except BaseException as exc:
@@ -278,6 +286,29 @@ class TuneRun:
             "status": status,
             "finished_at": None if status == "running" else utcnow(),
         }
+
+
+@contextmanager
+def _stop_on_interrupt(stop: Callable[[], None]) -> Iterator[None]:
+    """In the main thread, a first interrupt stops the search; a second one interrupts.
+
+    A search in a notebook's foreground holds the kernel, which reads a click on the view's
+    Stop button only once the cell ends: the kernel's Interrupt is how to stop it then.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _packs(

@@ -128,7 +128,7 @@ class Screens:
     def take(self, name: str, of: Locator | None = None) -> Path:
         """Save what is on screen now (scrolled to ``of`` when given)."""
         if of is not None:
-            of.scroll_into_view_if_needed()
+            of.first.scroll_into_view_if_needed()
         path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
         self.page.screenshot(path=str(path))
         self.taken.append(path)
@@ -157,6 +157,11 @@ class NotebookPage:
         """Run > Run All Cells, from the menu bar."""
         self.page.get_by_role("menuitem", name="Run", exact=True).click()
         self.page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+
+    def interrupt(self) -> None:
+        """Kernel > Interrupt Kernel, from the menu bar."""
+        self.page.get_by_role("menuitem", name="Kernel", exact=True).click()
+        self.page.get_by_role("menuitem", name=re.compile(r"^Interrupt Kernel")).click()
 
     def prompt(self, index: int) -> Locator:
         """The execution prompt of a code cell: ``[*]:`` while it runs, ``[n]:`` once done."""

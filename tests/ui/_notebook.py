@@ -11,6 +11,7 @@ CONFIGS = 18  # enough folds to score that the count of ended trials is seen to 
 TUNE_CELL, LAST_CELL = 2, 3
 SPACE = '{"n_estimators": [20, 40, 60], "max_depth": [3, 6, None], "min_samples_leaf": [1, 5]}'
 # Forests large enough that the search still runs when a person gets to its Stop button.
+LONG_CONFIGS = 12
 LONG_SPACE = '{"n_estimators": [150, 300], "max_depth": [None, 12], "min_samples_leaf": [1, 2, 4]}'
 
 
@@ -43,8 +44,9 @@ def tune_notebook(space: str = SPACE, background: bool = False) -> nbformat.Note
     return notebook
 
 
-def write_tune_notebook(folder: Path, space: str = SPACE, background: bool = False) -> str:
+def write_tune_notebook(
+    folder: Path, name: str = NAME, space: str = SPACE, background: bool = False
+) -> str:
     """Write the notebook into ``folder``; return its name."""
-    name = "tune_background.ipynb" if background else NAME
     nbformat.write(tune_notebook(space, background), folder / name)
     return name

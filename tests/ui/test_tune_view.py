@@ -7,7 +7,14 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.ui._jupyterlab import JupyterLabServer, NotebookPage, Screens
-from tests.ui._notebook import CONFIGS, LAST_CELL, LONG_SPACE, TUNE_CELL, write_tune_notebook
+from tests.ui._notebook import (
+    CONFIGS,
+    LAST_CELL,
+    LONG_CONFIGS,
+    LONG_SPACE,
+    TUNE_CELL,
+    write_tune_notebook,
+)
 
 SECONDS = 1000  # Playwright's timeouts are in milliseconds
 
@@ -58,7 +65,10 @@ def test_the_stop_button_stops_a_search_running_in_the_background(
     """A search started with background=True stops when a person clicks its Stop button:
     the button is disabled and the configurations never scored are listed as cancelled."""
     notebook = NotebookPage(page)
-    notebook.open(jupyter_lab, write_tune_notebook(jupyter_lab.root, LONG_SPACE, background=True))
+    notebook.open(
+        jupyter_lab,
+        write_tune_notebook(jupyter_lab.root, "background.ipynb", LONG_SPACE, background=True),
+    )
     notebook.run_all()
 
     view = notebook.outputs(TUNE_CELL)
@@ -69,5 +79,33 @@ def test_the_stop_button_stops_a_search_running_in_the_background(
     stop.click()
     expect(stop).to_be_disabled(timeout=120 * SECONDS)
     expect(view.get_by_role("cell", name="cancelled", exact=True).first).to_be_visible()
+    screens.take("stopped", of=view)
+    assert notebook.console_lines() == []
+
+
+def test_an_interrupt_stops_a_search_running_in_the_foreground(
+    jupyter_lab: JupyterLabServer, page: Page, screens: Screens
+) -> None:
+    """A search whose cell still runs (where the kernel reads no click) stops when a person
+    interrupts the kernel: the cell ends without an error or a console line, the button is
+    disabled and the configurations never scored are listed as cancelled."""
+    notebook = NotebookPage(page)
+    notebook.open(
+        jupyter_lab, write_tune_notebook(jupyter_lab.root, "foreground.ipynb", LONG_SPACE)
+    )
+    notebook.run_all()
+
+    view = notebook.outputs(TUNE_CELL)
+    summary = view.get_by_text(re.compile(r"trials ended"))
+    expect(summary).to_have_text(
+        re.compile(rf"\b[1-9]\d*/{LONG_CONFIGS} trials ended"), timeout=180 * SECONDS
+    )
+    notebook.interrupt()
+    screens.take("interrupted", of=view)
+    notebook.wait_until_ran(LAST_CELL, timeout_s=120)
+    expect(view.get_by_role("button", name="Stop search")).to_be_disabled()
+    expect(view.get_by_role("cell", name="cancelled", exact=True).first).to_be_visible()
+    expect(notebook.cells.nth(TUNE_CELL)).not_to_contain_text("KeyboardInterrupt")
+    expect(notebook.outputs(LAST_CELL)).to_contain_text("churn-forest")
     screens.take("stopped", of=view)
     assert notebook.console_lines() == []
