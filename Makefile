@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint unit integration notebooks lab bench down clean
+.PHONY: demo test lint unit integration notebooks ui browser lab bench down clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,24 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
-test: lint $(STAMP)
+# The browser tier drives Debian's chromium: test tools cannot download a browser here.
+CHROMIUM = /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The browser tests need Debian's chromium at $(CHROMIUM), and it is missing." >&2; \
+		echo "Installing it needs root: run 'sudo apt-get install chromium', then make again." >&2; \
+		exit 1; \
+	fi
+	@test -x $(CHROMIUM) || { echo "apt-get ran, yet $(CHROMIUM) is still missing." >&2; exit 1; }
+
+ui: $(STAMP) browser
+	$(PY) -m pytest tests/ui
+
+test: lint $(STAMP) browser
 	$(PY) -m pytest tests
 
 lab: $(STAMP)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any
 
 from mlops_lab.train._recorder import TrialRecorder
 from mlops_lab.train._render import render_html, summary
 from mlops_lab.train._run import TuneRun
 
 REFRESH_S = 0.5
+# The kernel reads a click only when no cell runs (see _run._stop_on_interrupt).
+STOP_TIP = "Stop the search. While its cell still runs, interrupt the kernel instead (■)."
 
 
 def attach_progress(run: TuneRun) -> None:
@@ -44,9 +45,8 @@ class _Throttled:
         self.run.recorder.subscribe(self._maybe_draw)
 
     def _maybe_draw(self, recorder: TrialRecorder) -> None:
-        ended = all(t.status != "pending" and t.status != "running" for t in recorder.trials)
         with self._lock:
-            if ended or time.monotonic() - self._last >= REFRESH_S:
+            if _ended(recorder) or time.monotonic() - self._last >= REFRESH_S:
                 self._last = time.monotonic()
                 self.draw(recorder)
 
@@ -57,8 +57,18 @@ class _Throttled:
         raise NotImplementedError
 
 
+def _ended(recorder: TrialRecorder) -> bool:
+    return all(t.status != "pending" and t.status != "running" for t in recorder.trials)
+
+
 class _NotebookView(_Throttled):
-    """A header with a Stop button over the trials table and chart, updated in place."""
+    """A Stop button over the trials table and chart, updated in place.
+
+    One widget, shown once in the cell that starts the search; every redraw changes the
+    widget's value, which reaches the page as a widget message from whichever thread sends
+    it, while the cell runs or after. Tune must not clear the cell's output (see
+    ``_run._NoConsole``).
+    """
 
     def show(self) -> None:
         import ipywidgets as widgets
@@ -66,13 +76,16 @@ class _NotebookView(_Throttled):
 
         metric = self.run.request.metric
         self.body = widgets.HTML(render_html(self.run.recorder, metric))
-        stop = widgets.Button(description="Stop search", button_style="warning", icon="stop")
-        stop.on_click(lambda _: self.run.stop())
-        self.box = widgets.VBox([stop, self.body])
-        self.handle: Any = display(self.box, display_id=True)
+        self.stop = widgets.Button(
+            description="Stop search", button_style="warning", icon="stop", tooltip=STOP_TIP
+        )
+        self.stop.on_click(lambda _: self.run.stop())
+        display(widgets.VBox([self.stop, self.body]))
 
     def draw(self, recorder: TrialRecorder) -> None:
         self.body.value = render_html(recorder, self.run.request.metric)
+        if _ended(recorder):
+            self.stop.disabled = True
 
 
 class _TerminalBar(_Throttled):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from ray import tune
+from ray.tune.progress_reporter import TrialProgressCallback
 
 from mlops_lab._warm import WarmPool
 from mlops_lab.store import StoreClient
@@ -28,6 +32,10 @@ from mlops_lab.train._trial import Trial
 # environment is respected.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# An interrupt (Ctrl+C, a notebook's Interrupt) stops a search through the lab's stop flag
+# (see _stop_on_interrupt), so that it ends as a stop would; Tune's own handler would end it
+# as a success and log a warning into the cell.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 # Without its loggers Tune warns at the end that it found no result files to read back.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
@@ -72,6 +80,36 @@ class _Relay(_Unsaved, tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = trial.get_error() if hasattr(trial, "get_error") else None
         self.recorder.on_tune_trial_ended(_own(trial), error=str(error or "trial failed"))
+
+
+class _NoConsole(_Unsaved, tune.ProgressReporter):
+    """Tune's progress reporter, silenced: the lab's own views show the search.
+
+    In a notebook Tune's default reporter clears the cell's output when a search starts
+    (``clear_output``, to draw its table in place), which takes the live view away with it.
+    """
+
+    def should_report(self, trials: list, done: bool = False) -> bool:
+        return False
+
+    def report(self, trials: list, done: bool, *sys_info: str) -> None:
+        return None
+
+
+class _NoTrialLines(_Unsaved, TrialProgressCallback):
+    """Stands in for Tune's per-trial console lines, which it adds when none is given.
+
+    Tune prints "Trial ... completed. Last result: ..." whatever the verbosity.
+    """
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:  # fmt: skip  # noqa: E501
+        return None
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        return None
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        return None
 
 
 def _own(trial: Any) -> list[int]:
@@ -160,7 +198,8 @@ class TuneRun:
         try:
             if self._warm is not None:
                 self._warm.claim()
-            self._tuner().fit()
+            with _stop_on_interrupt(self.stop):
+                self._tuner().fit()
             if self._stopper.event.is_set():
                 status = "stopped"
         except BaseException as exc:
@@ -218,7 +257,8 @@ class TuneRun:
                 name=self.experiment_id,
                 storage_path=str(self._storage),
                 stop=self._stopper,
-                callbacks=[_Relay(self.recorder)],
+                callbacks=[_Relay(self.recorder), _NoTrialLines()],
+                progress_reporter=_NoConsole(),
                 verbose=0,
             ),
         )
@@ -246,6 +286,29 @@ class TuneRun:
             "status": status,
             "finished_at": None if status == "running" else utcnow(),
         }
+
+
+@contextmanager
+def _stop_on_interrupt(stop: Callable[[], None]) -> Iterator[None]:
+    """In the main thread, a first interrupt stops the search; a second one interrupts.
+
+    A search in a notebook's foreground holds the kernel, which reads a click on the view's
+    Stop button only once the cell ends: the kernel's Interrupt is how to stop it then.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _packs(
