@@ -31,6 +31,9 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
+notebooks: $(STAMP)
+	$(PY) -m pytest tests/notebooks
+
 # The browser tier drives Debian's chromium: test tools cannot download a browser here.
 CHROMIUM = /usr/bin/chromium
 

@@ -29,14 +29,9 @@ from mlops_lab.serve._v2_binary import (
     encode_tensor,
     split_body,
 )
+from tests.unit.test_serve_protocol import MIXED
 
 IRIS = [{"name": name, "dtype": "float64"} for name in ("sl", "sw", "pl", "pw")]
-MIXED = [
-    {"name": "x", "dtype": "float64"},
-    {"name": "n", "dtype": "int64"},
-    {"name": "flag", "dtype": "bool"},
-    {"name": "color", "dtype": "object"},
-]
 LIMIT = 1000
 MAX_BYTES = 1_000_000
 
