@@ -117,6 +117,8 @@ def start_head(settings: Settings) -> LocalHead:
             break
         # A failed start can leave the GCS and other daemons running: stop them.
         stop_session(pgid)
+        with contextlib.suppress(psutil.Error):  # reap `ray start` itself if it still ran
+            psutil.Process(pgid).wait(timeout=10)
         if _BUSY_SIGN not in output or attempt == START_ATTEMPTS:
             raise RuntimeStartError(start_failure(code, output, log_path, attempt))
     head = LocalHead(

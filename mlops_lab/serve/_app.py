@@ -8,6 +8,7 @@ KServe and Triton clients use, and hands each inference to the endpoint's router
 from __future__ import annotations
 
 import hashlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from mlops_lab._warm import cold_runtime_env
 from mlops_lab.serve._http import error_response, read_body, request_headers, unauthorized
 from mlops_lab.serve._protocol import RequestError
 from mlops_lab.serve._router import Router
+
+log = logging.getLogger(__name__)
 
 GATEWAY_APP = "mlops_lab_v2"
 # The gateway reads a body before the router checks it; this bounds what it will read.
@@ -145,6 +148,16 @@ class Gateway:
             )  # fmt: skip
         except RequestError as error:
             return error_response(error)
+        except Exception:  # the router is away (restarted, redeployed) or failed: still JSON
+            log.exception("The v2 request %s %s failed", request.method, request.url.path)
+            return error_response(
+                RequestError(
+                    503,
+                    "unavailable",
+                    "The endpoint could not answer this request just now "
+                    "(its router is restarting or failed); retry in a moment.",
+                )
+            )
 
     async def _model(self, request: Request, endpoint: str, rest: list[str]) -> Response:
         version = None

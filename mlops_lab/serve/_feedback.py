@@ -22,7 +22,7 @@ import pandas as pd
 from mlops_lab._text import encodable
 from mlops_lab.routing import Event
 from mlops_lab.serve._protocol import FeedbackItem, RequestError
-from mlops_lab.store import StoreError, StoreUnavailableError
+from mlops_lab.store import BadDataError, StoreError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from mlops_lab.serve._router import Active, Router
@@ -72,6 +72,11 @@ def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dic
         raise RequestError(
             503, "store_unavailable", f"The lab's store is away ({encodable(str(exc))}). Send "
             "the feedback again in a moment: repeated feedback is stored once.",
+        ) from None  # fmt: skip
+    except BadDataError as exc:  # a value the checks let through that the store never takes
+        raise RequestError(
+            422, "unstorable_feedback", f"The store cannot keep this feedback "
+            f"({encodable(str(exc))[:500]}). Sending it again will not help: change the value.",
         ) from None  # fmt: skip
     except StoreError as exc:  # the items were checked: the fault is the store's, not theirs
         log.exception("The store refused feedback for %s", router.endpoint)

@@ -382,10 +382,10 @@ def to_json_values(predictions: Sequence[Any] | np.ndarray) -> list[Any]:
         return list(values.tolist())
     if array.dtype.kind in "mMS":
         return list(array.astype(str).tolist())
-    if array.dtype.kind == "O":
+    if array.dtype.kind in "OU":  # objects, or text (class labels) that may not be encodable
         if array.ndim > 1:
             return [to_json_values(row) for row in array]
-        return [json_value(value) for value in array]
+        return [json_value(value) for value in array.tolist()]
     return list(array.tolist())
 
 

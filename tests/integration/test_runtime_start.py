@@ -60,5 +60,6 @@ def test_a_lab_starts_while_every_core_is_busy(tmp_path: Path) -> None:
     finally:
         for burner in burners:
             burner.terminate()
+            burner.join()
     assert result.returncode == 0, result.stderr[-3000:]
     assert "42" in result.stdout.splitlines()
