@@ -205,6 +205,22 @@ def deploy(lab: mlops_lab.Lab, rounds: int = 40, batch: int = 25) -> mlops_lab.E
     return endpoint
 
 
+def refuse_hostile(endpoint: mlops_lab.Endpoint) -> None:
+    """Hostile bodies get a JSON 4xx that says what was wrong, and are logged like any other."""
+    import requests
+
+    hostile = {
+        "a key that is a lone surrogate": ("predict", b'{"instances": [{"\\ud800": 1.0}]}'),
+        "bytes that are not UTF-8": ("predict", b'{"instances": [[1.0, "\xff"]]}'),
+        "a truth JSON cannot hold": ("feedback", b'{"request_id": "x", "truth": NaN}'),
+    }
+    with requests.Session() as http:
+        for what, (route, body) in hostile.items():
+            answer = http.post(f"{endpoint.url}/{route}", data=body, timeout=60)
+            print(f"{what}: {answer.status_code} {answer.json()['error'][:90]}")
+    endpoint.flush()
+
+
 def simulate_routing(requests: int = 3000, seed: int = 0) -> pd.DataFrame:
     """Share of traffic per model under Thompson sampling and its discounted variant.
 
@@ -241,7 +257,9 @@ def main() -> int:
         train(lab)
         log_requests(lab)
         print("\nServing: canary, shadow, then Thompson sampling over live HTTP traffic")
-        deploy(lab)
+        endpoint = deploy(lab)
+        print("\nHostile requests: each refused with a JSON 4xx, and logging goes on")
+        refuse_hostile(endpoint)
         print("\nRouting policies, simulated: share of traffic per model when churn@2 becomes")
         print("the better model halfway through")
         print(simulate_routing().to_string())
