@@ -14,7 +14,9 @@ from tests.ui._jupyterlab import CHROMIUM, CHROMIUM_ARGS, JupyterLabServer, Scre
 ARTIFACTS = Path(__file__).parents[2] / ".artifacts" / "ui"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while
+# it is open, which would break the tests after this tier that run one of their own.
+@pytest.fixture(scope="module")
 def jupyter_lab(
     lab: object, lab_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JupyterLabServer]:
@@ -26,7 +28,7 @@ def jupyter_lab(
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     """Debian's chromium, headless, with a new empty profile."""
     if not CHROMIUM.exists():
