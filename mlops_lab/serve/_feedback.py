@@ -36,17 +36,34 @@ _LOOKBACK = timedelta(seconds=60)
 # How long feedback for a request not yet in the store waits for the request's log row.
 _WAIT_FOR_REQUESTS_S = 2.0
 
-_WINDOW_SQL = """
-FROM feedback f JOIN requests r USING (request_id)
-WHERE r.endpoint = ? AND r.route_id = ? AND f.time >= ?
-"""
-# The ids in the window are read first, and the rows only of those not applied yet: the
-# window holds a minute of feedback, which the replica would otherwise decode every second.
-_IDS_SQL = f"SELECT f.feedback_id {_WINDOW_SQL}"
-_EVENTS_SQL = f"""
+# The feedback on a replica's routes since a time, read from the feedback table alone.
+_WINDOW_SQL = "FROM feedback WHERE endpoint = ? AND route_id = ? AND time >= ?"
+# The window holds a minute of feedback, which the replica would otherwise decode every
+# second. So it first counts the window: when it holds as many as the replica has applied
+# since then (a replica alone learns from all the feedback it took), nothing is new. Else
+# the ids are read, and then the rows only of those not applied yet.
+_COUNT_SQL = f"SELECT count(*) AS n {_WINDOW_SQL}"
+_IDS_SQL = f"SELECT feedback_id {_WINDOW_SQL}"
+_EVENTS_SQL = """
 SELECT f.feedback_id, f.time, f.truth, f.reward, r.arm, r.prediction, r.features
-{_WINDOW_SQL} AND (? IS NULL OR list_contains(?::VARCHAR[], f.feedback_id))
+FROM feedback f JOIN requests r USING (request_id)
+WHERE f.endpoint = $1 AND f.route_id = $2 AND f.time >= $3 {only}
 ORDER BY f.time, f.feedback_id
+"""
+_ALL_EVENTS_SQL = _EVENTS_SQL.format(only="")
+_NEW_EVENTS_SQL = _EVENTS_SQL.format(
+    only="AND r.request_id BETWEEN $4 AND $5 AND list_contains($6::VARCHAR[], f.feedback_id)"
+)
+# Request ids sort by time and feedback is about recent requests, so a lookup bounds the ids
+# by the smallest and largest asked for: DuckDB then skips the rest of the log by its
+# min/max statistics instead of scanning it all. A feedback id is its request id.
+_REQUESTS_SQL = """
+SELECT r.request_id, r.endpoint, r.status, r.arm, r.prediction, r.features, r.route_id,
+       f.feedback_id IS NOT NULL AS has_feedback
+FROM requests r
+LEFT JOIN (SELECT feedback_id FROM feedback WHERE feedback_id BETWEEN $1 AND $2) f
+    ON f.feedback_id = r.request_id
+WHERE r.request_id BETWEEN $1 AND $2 AND list_contains($3::VARCHAR[], r.request_id)
 """
 
 
@@ -63,11 +80,12 @@ def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dic
         _check_rewards(active, items)
     try:
         served = _find_requests(router, [item.request_id for item in items])
-        duplicates = _existing_feedback(router, list(served))
+        duplicates = {request_id for request_id, row in served.items() if row["has_feedback"]}
         fresh = [item for item in items if item.request_id not in duplicates]
         now = datetime.now(UTC).replace(tzinfo=None)
         if fresh:
-            router.store.write({"feedback": [_feedback_row(item, now, source) for item in fresh]})
+            rows = [_feedback_row(item, now, source, served[item.request_id]) for item in fresh]
+            router.store.write({"feedback": rows})
     except StoreUnavailableError as exc:
         raise RequestError(
             503, "store_unavailable", f"The lab's store is away ({encodable(str(exc))}). Send "
@@ -136,23 +154,14 @@ def _find_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _query_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = router.store.query(
-        "SELECT request_id, endpoint, status, arm, prediction, features, route_id "
-        "FROM requests WHERE request_id IN (SELECT unnest(?::VARCHAR[]))",
-        [ids],
-    ).to_pylist()
+    """The log rows of ``ids``, each with whether it has feedback already."""
+    rows = router.store.query(_REQUESTS_SQL, [min(ids), max(ids), ids]).to_pylist()
     return {row["request_id"]: row for row in rows}
 
 
-def _existing_feedback(router: Router, ids: list[str]) -> set[str]:
-    rows = router.store.query(
-        "SELECT feedback_id FROM feedback WHERE feedback_id IN (SELECT unnest(?::VARCHAR[]))",
-        [ids],
-    )
-    return set(rows.column("feedback_id").to_pylist())
-
-
-def _feedback_row(item: FeedbackItem, now: datetime, source: str) -> dict[str, Any]:
+def _feedback_row(
+    item: FeedbackItem, now: datetime, source: str, request: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "feedback_id": item.request_id,  # one feedback per request: a repeat is ignored
         "request_id": item.request_id,
@@ -160,6 +169,8 @@ def _feedback_row(item: FeedbackItem, now: datetime, source: str) -> dict[str, A
         "truth": json.dumps(item.truth) if item.has_truth else None,
         "reward": item.reward,
         "source": source,
+        "endpoint": request["endpoint"],
+        "route_id": request["route_id"],
     }
 
 
@@ -200,14 +211,21 @@ class Learner:
         """Learn from feedback stored since the last read (all of it for new routes)."""
         since = self._since - _LOOKBACK if self._since > datetime.min else datetime.min
         window = [self.router.endpoint, active.routes.route_id, since]
-        new: list[str] | None = None  # None: every row of the window (a first read)
-        if since > datetime.min:
+        if since == datetime.min:  # a first read: every row of the window
+            rows = self.router.store.query(_ALL_EVENTS_SQL, window).to_pylist()
+        else:
+            stored = self.router.store.query(_COUNT_SQL, window).column("n")[0].as_py()
+            with self._lock:
+                applied = sum(1 for when in self._applied.values() if when >= since)
+            if stored == applied:
+                return
             ids = self.router.store.query(_IDS_SQL, window).column("feedback_id").to_pylist()
             with self._lock:
                 new = [feedback_id for feedback_id in ids if feedback_id not in self._applied]
             if not new:
                 return
-        rows = self.router.store.query(_EVENTS_SQL, [*window, new, new]).to_pylist()
+            bounds = [min(new), max(new), new]  # a feedback id is its request id
+            rows = self.router.store.query(_NEW_EVENTS_SQL, [*window, *bounds]).to_pylist()
         self.apply(
             active,
             [

@@ -45,6 +45,34 @@ def test_reopening_applies_nothing_twice_and_keeps_rows(tmp_path: Path) -> None:
         assert len(second.sql("SELECT * FROM schema_migrations")) == len(MIGRATIONS)
 
 
+def test_feedback_stored_before_migration_5_gains_its_requests_routes(tmp_path: Path) -> None:
+    """Migration 5 gives every stored feedback row the endpoint and routes of its request;
+    feedback on a request the log does not hold keeps them empty, and no row is lost."""
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        for migration in MIGRATIONS[:4]:
+            con.execute(migration.sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                        [migration.version, migration.name])  # fmt: skip
+        con.execute("INSERT INTO requests (request_id, endpoint, time, status, route_id) "
+                    "VALUES ('r1', 'churn', ?, 200, 'route-a')", [NOW])  # fmt: skip
+        con.execute("INSERT INTO feedback (feedback_id, request_id, time, reward) VALUES "
+                    "('r1', 'r1', ?, 1.0), ('r2', 'r2', ?, 0.0)", [NOW, NOW])  # fmt: skip
+    with Store(path) as store:
+        assert store.schema_version == MIGRATIONS[-1].version
+        rows = store.sql(
+            "SELECT feedback_id, endpoint, route_id, reward FROM feedback ORDER BY feedback_id"
+        )
+    assert rows.to_dict("records") == [
+        {"feedback_id": "r1", "endpoint": "churn", "route_id": "route-a", "reward": 1.0},
+        {"feedback_id": "r2", "endpoint": None, "route_id": None, "reward": 0.0},
+    ]
+
+
 def test_a_retried_batch_inserts_nothing_twice(store: Store) -> None:
     """Appending the same batch again (a lost acknowledgement) adds no row."""
     batch = request_rows(500, seed=7)
