@@ -184,30 +184,36 @@ def test_a_replica_learns_feedback_another_replica_stored_once(
 ) -> None:
     """Feedback stored by someone else (here written to the store as another replica
     would) reaches the policy within the learner's next reads, and neither it nor the
-    feedback the replica took itself is counted twice, however many reads pass."""
+    feedback the replica took itself is counted twice: a later read, which learns one
+    more reward, adds exactly one."""
     good, bad = models["serve-lr"], models["serve-dummy"]
     endpoint.bandit([good, bad], policy="thompson")
     _served_with_truth(endpoint, 10, seed=250)  # taken by this replica
-    rows, truth = _instances(12, seed=251)
+    rows, truth = _instances(13, seed=251)
     answer = _post(f"{endpoint.url}/predict", {"instances": rows}).json()
     assert endpoint.flush()
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
     route_id = endpoint.describe()["routes"]["route_id"]
-    lab.store.write({"feedback": [
-        {"feedback_id": rid, "request_id": rid, "time": now, "truth": json.dumps(t),
-         "reward": None, "source": "other-replica", "endpoint": "iris-test", "route_id": route_id}
-        for rid, t in zip(answer["request_ids"], truth, strict=True)
-    ]})  # fmt: skip
 
-    def pulls() -> float:
-        return sum(s["pulls"] for s in endpoint.describe()["policy_stats"].values())
+    def store_feedback(ids: list[str], truths: list[int]) -> None:
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+        lab.store.write({"feedback": [
+            {"feedback_id": rid, "request_id": rid, "time": now, "truth": json.dumps(t),
+             "reward": None, "source": "other", "endpoint": "iris-test", "route_id": route_id}
+            for rid, t in zip(ids, truths, strict=True)
+        ]})  # fmt: skip
 
-    deadline = time.monotonic() + 30
-    while pulls() < 22:
-        assert time.monotonic() < deadline, f"learned {pulls()} of 22 rewards in 30 s"
-        time.sleep(0.2)
-    time.sleep(2.5)  # two more reads of the store, which find nothing new
-    assert pulls() == 22
+    def learned(n: int) -> float:
+        deadline = time.monotonic() + 30
+        while (pulls := sum(s["pulls"] for s in endpoint.describe()["policy_stats"].values())) < n:
+            assert time.monotonic() < deadline, f"learned {pulls} of {n} rewards in 30 s"
+            time.sleep(0.2)
+        return pulls
+
+    ids = answer["request_ids"]
+    store_feedback(ids[:12], truth[:12])
+    assert learned(22) == 22
+    store_feedback(ids[12:], truth[12:])
+    assert learned(23) == 23
 
 
 def test_a_contextual_bandit_learns_from_the_request_features(
