@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mlops_lab._text import encodable
+from mlops_lab.protocol import FeedbackItem, RequestError
 from mlops_lab.routing import Event
-from mlops_lab.serve._protocol import FeedbackItem, RequestError
 from mlops_lab.store import BadDataError, StoreError, StoreUnavailableError
 
 if TYPE_CHECKING:
