@@ -11,11 +11,13 @@ from mlops_lab.routing._base import Decision, Event, Policy, PolicyError
 from mlops_lab.routing._index import UCB1, EpsilonGreedy, SlidingWindowUCB
 from mlops_lab.routing._linear import LinUCB
 from mlops_lab.routing._make import POLICIES, make_policy
+from mlops_lab.routing._reward import REWARDS, reward_of, same_value
 from mlops_lab.routing._split import WeightedSplit
 from mlops_lab.routing._thompson import DiscountedThompson, Thompson
 
 __all__ = [
     "POLICIES",
+    "REWARDS",
     "UCB1",
     "Decision",
     "DiscountedThompson",
@@ -28,4 +30,6 @@ __all__ = [
     "Thompson",
     "WeightedSplit",
     "make_policy",
+    "reward_of",
+    "same_value",
 ]

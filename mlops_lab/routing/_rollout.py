@@ -15,8 +15,7 @@ from typing import Any
 
 from mlops_lab.routing._base import Policy, PolicyError
 from mlops_lab.routing._make import make_policy
-
-REWARDS = ("accuracy", "reward")
+from mlops_lab.routing._reward import REWARDS
 
 
 @dataclass(frozen=True)

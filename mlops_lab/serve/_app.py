@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response
 
 from mlops_lab import __version__
 from mlops_lab._warm import cold_runtime_env
+from mlops_lab.protocol import RequestError
 from mlops_lab.serve._http import error_response, read_body, request_headers, unauthorized
-from mlops_lab.serve._protocol import RequestError
 from mlops_lab.serve._router import Router
 
 log = logging.getLogger(__name__)

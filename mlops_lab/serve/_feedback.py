@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterable
@@ -20,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mlops_lab._text import encodable
-from mlops_lab.routing import Event
-from mlops_lab.serve._protocol import FeedbackItem, RequestError
+from mlops_lab.protocol import FeedbackItem, RequestError
+from mlops_lab.routing import Event, reward_of
 from mlops_lab.store import BadDataError, StoreError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -245,7 +244,8 @@ class Learner:
                     continue
                 self._applied[feedback_id] = when
                 self._since = max(self._since, when)
-                value = _reward(active.routes.reward, truth, reward, request)
+                prediction = _loads(request["prediction"])
+                value = reward_of(active.routes.reward, prediction, truth, reward)
                 if value is not None:
                     learned.append(Event(request["arm"], value, _context(active, request)))
             self._forget_before(self._since - 2 * _LOOKBACK)
@@ -286,26 +286,6 @@ def _context(active: Active, request: dict[str, Any]) -> tuple[float, ...] | Non
         return None
     features = _loads(request["features"])
     return tuple(float(features[name]) for name in context_columns(active.inputs))
-
-
-def _reward(mode: str, truth: Any, reward: Any, request: dict[str, Any]) -> float | None:
-    if mode == "reward":
-        return None if reward is None or not math.isfinite(reward) else float(reward)
-    if truth is None:
-        return None
-    return 1.0 if _same(truth, _loads(request["prediction"])) else 0.0
-
-
-def _same(truth: Any, prediction: Any) -> bool:
-    if truth == prediction:
-        return True
-    numbers = (int, float)
-    if isinstance(truth, numbers) and isinstance(prediction, numbers):
-        try:
-            return math.isclose(float(truth), float(prediction))
-        except OverflowError:  # a whole number beyond float64 equals no prediction
-            return False
-    return str(truth) == str(prediction)
 
 
 def _loads(text: Any) -> Any:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mlops_lab._text import encodable
-from mlops_lab.serve._protocol import RequestError, json_value
+from mlops_lab.protocol import RequestError, json_value
 
 # A Content-Length of more digits than this is no size a client can send.
 _MAX_LENGTH_DIGITS = 20

@@ -24,6 +24,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mlops_lab._text import encodable, encodable_value
+from mlops_lab.protocol import (
+    RequestError,
+    binary_outputs,
+    encode_response,
+    infer_response,
+    model_metadata,
+    not_served,
+    openapi,
+    parse_feedback,
+    parse_infer,
+    parse_instances,
+    read_json,
+    served_version,
+    split_body,
+    to_json_values,
+)
 from mlops_lab.routing import Policy
 from mlops_lab.routing._rollout import Routes
 from mlops_lab.serve._feedback import Learner, context_columns, take_feedback
@@ -36,23 +52,7 @@ from mlops_lab.serve._http import (
 )
 from mlops_lab.serve._log import LogBuffer
 from mlops_lab.serve._models import Models, Served
-from mlops_lab.serve._protocol import (
-    RequestError,
-    openapi,
-    parse_feedback,
-    parse_instances,
-    read_json,
-    to_json_values,
-)
 from mlops_lab.serve._rows import new_request_id, refused_row, served_rows
-from mlops_lab.serve._v2 import (
-    infer_response,
-    model_metadata,
-    not_served,
-    parse_infer,
-    served_version,
-)
-from mlops_lab.serve._v2_binary import binary_outputs, encode_response, split_body
 from mlops_lab.store._actor import ActorStore, find_store_actor
 
 log = logging.getLogger(__name__)

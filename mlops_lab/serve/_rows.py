@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mlops_lab._text import encodable
-from mlops_lab.serve._protocol import RequestError
+from mlops_lab.protocol import RequestError
 
 if TYPE_CHECKING:
     from mlops_lab.serve._router import Active, Outcome

@@ -11,9 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mlops_lab.routing import POLICIES, PolicyError
+from mlops_lab.routing import POLICIES, REWARDS, PolicyError
 from mlops_lab.routing._rollout import (
-    REWARDS,
     Canary,
     Routes,
     advance,

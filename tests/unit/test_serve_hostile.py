@@ -16,15 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_lab.serve._protocol import (
+from mlops_lab.protocol import (
     RequestError,
     json_value,
     parse_feedback,
+    parse_infer,
     parse_instances,
     read_json,
     to_json_values,
 )
-from mlops_lab.serve._v2 import parse_infer
 
 FEATURES = [
     {"name": "x", "dtype": "float64"},

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import pickle
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,22 +14,19 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from mlops_lab import _text
-from mlops_lab.serve import _openapi, _protocol, _v2, _v2_binary, _values
-from mlops_lab.serve._protocol import (
+from mlops_lab.protocol import (
+    DATATYPES,
     FeedbackItem,
     RequestError,
-    openapi,
-    parse_feedback,
-    parse_instances,
-    read_json,
-    to_json_values,
-)
-from mlops_lab.serve._v2 import (
-    DATATYPES,
     feature_datatype,
     infer_response,
     model_metadata,
+    openapi,
+    parse_feedback,
     parse_infer,
+    parse_instances,
+    read_json,
+    to_json_values,
 )
 
 IRIS_NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -630,17 +624,3 @@ def test_openapi_gives_each_feature_its_json_type() -> None:
     properties = schemas["InstanceObject"]["properties"]
     assert expected == {name: schema["type"] for name, schema in properties.items()}
     assert schemas["Prediction"]["enum"] == ["a", "b"]
-
-
-def test_protocol_imports_no_ray_starlette_or_ipython() -> None:
-    """The protocol and its OpenAPI document import only the standard library, numpy,
-    pandas, each other and the lab's text helper (itself only the standard library)."""
-    allowed = {"numpy", "pandas", "mlops_lab", *sys.stdlib_module_names}
-    modules = (_protocol, _values, _v2, _v2_binary, _openapi, _text)
-    for module in modules:
-        tree = ast.parse(Path(module.__file__).read_text())
-        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        assert {name.split(".")[0] for name in imported} <= allowed
-        ours = {name for name in imported if name.startswith("mlops_lab")}
-        assert ours <= {m.__name__ for m in modules} | {_text.__name__}

@@ -19,14 +19,17 @@ from hypothesis.extra.numpy import arrays
 from tritonclient.http import InferenceServerClient, InferInput, InferRequestedOutput
 from tritonclient.utils import np_to_triton_dtype
 
-from mlops_lab.serve._protocol import RequestError
-from mlops_lab.serve._v2 import infer_response, not_served, parse_infer, served_version
-from mlops_lab.serve._v2_binary import (
+from mlops_lab.protocol import (
     HEADER,
+    RequestError,
     binary_outputs,
     decode_tensor,
     encode_response,
     encode_tensor,
+    infer_response,
+    not_served,
+    parse_infer,
+    served_version,
     split_body,
 )
 from tests.unit.test_serve_protocol import MIXED

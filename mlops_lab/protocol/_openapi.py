@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_lab.serve._v2 import DATATYPES, feature_datatype, output_datatype
-from mlops_lab.serve._values import example_row, feature_kind
+from mlops_lab.protocol._v2 import DATATYPES, feature_datatype, output_datatype
+from mlops_lab.protocol._values import example_row, feature_kind
 
 _ERRORS = {
     400: ("BadRequest", "The request is malformed; the error names the field."),
@@ -20,13 +20,13 @@ _ERRORS = {
 }
 
 
-def openapi_document(
+def openapi(
     endpoint: str, inputs: list[dict[str, Any]], signature: dict[str, Any]
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of one endpoint: its routes, bodies and errors.
 
     Example:
-        >>> doc = openapi_document("iris", [{"name": "a", "dtype": "float64"}], {})
+        >>> doc = openapi("iris", [{"name": "a", "dtype": "float64"}], {})
         >>> sorted(doc["paths"])[:2]
         ['/iris/feedback', '/iris/openapi.json']
     """

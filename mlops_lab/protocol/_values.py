@@ -1,28 +1,23 @@
-"""The values of each feature, and the messages of the errors that refuse them.
+"""The values of each feature: which JSON values it takes and the column they become.
 
 A feature's declared pandas dtype says which JSON values it takes (numbers, whole numbers,
 booleans or strings) and the dtype its column becomes. Values are checked a column at a time
 with numpy, so checking costs little next to decoding the JSON; a value that does not fit is
-refused with a :class:`~mlops_lab.serve._protocol.RequestError` naming where it was in the
-body, built by :func:`refuse`, the one error template of the serving API. No Ray, Starlette
-or IPython here.
+refused with a :class:`~mlops_lab.protocol.RequestError` naming where it was in the body.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from mlops_lab.serve._protocol import RequestError
+from mlops_lab.protocol._errors import RequestError, describe, listing, refuse
 
 FieldPath = Callable[[int], str]  # row index -> where that row's value is in the body
 
@@ -221,66 +216,3 @@ def _bad_value(
         fix or _KINDS[kind.kind][1],
         what=f" (feature '{name}')",
     )
-
-
-# --- messages ---
-
-
-def describe(value: Any) -> str:
-    """A JSON value as messages show it: "null", "the string 'abc'", "a list of 3 values"."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, int) and value.bit_length() > 128:  # repr refuses very long ints
-        return f"a {value.bit_length()}-bit whole number"
-    if isinstance(value, int | float):
-        return f"the number {shown(value)}"
-    if isinstance(value, str):
-        return f"the string {shown(value)}"
-    if isinstance(value, list):
-        return f"a list of {plural(len(value), 'value')}"
-    if isinstance(value, dict):
-        return f"an object with {keys_of(value)}"
-    return f"a {type(value).__name__}"
-
-
-def listing(names: Sequence[str], limit: int = 8) -> str:
-    """Names for a message, at most ``limit`` of them: "a, b, c, ... (12 more)"."""
-    shown = ", ".join(str(name) for name in names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
-
-
-def shown(value: Any, limit: int = 40) -> str:
-    """A value as messages quote it, cut to ``limit`` characters."""
-    text = json.dumps(value) if isinstance(value, list) else repr(value)  # lists: of sizes
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def keys_of(item: dict[str, Any]) -> str:
-    """The keys of an object, for a message: "keys 'a', 'b'" or "no keys"."""
-    return f"keys {listing([repr(key) for key in item])}" if item else "no keys"
-
-
-def plural(count: int, noun: str) -> str:
-    """A count and its noun: "1 value", "3 values"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def refuse(
-    code: str,
-    field: str,
-    expected: str,
-    received: str,
-    fix: str = "",
-    *,
-    what: str = "",
-    status: int = 400,
-) -> RequestError:
-    """The one error template: where, what was expected and received, how to fix it."""
-    from mlops_lab.serve._protocol import RequestError  # it builds on this module
-
-    message = f"{field}{what}: expected {expected}, got {received}." + (f" {fix}" if fix else "")
-    return RequestError(status, code, message, field=field, expected=expected, received=received)

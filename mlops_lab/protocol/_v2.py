@@ -19,26 +19,18 @@ import numpy as np
 import pandas as pd
 
 from mlops_lab._text import encodable
-from mlops_lab.serve._protocol import (
+from mlops_lab.protocol._errors import (
     RequestError,
-    check_count,
-    json_scalar,
-    required,
-    to_json_values,
-)
-from mlops_lab.serve._v2_binary import binary_inputs, decode_tensor
-from mlops_lab.serve._values import (
-    FeatureKind,
-    FieldPath,
-    check_names,
     describe,
-    feature_kind,
-    frame_of,
     listing,
     plural,
     refuse,
     shown,
 )
+from mlops_lab.protocol._instances import check_count, required
+from mlops_lab.protocol._json import json_scalar, to_json_values
+from mlops_lab.protocol._v2_binary import binary_inputs, decode_tensor
+from mlops_lab.protocol._values import FeatureKind, FieldPath, check_names, feature_kind, frame_of
 
 NUMERIC_DATATYPES: tuple[str, ...] = ("FP16", "FP32", "FP64", "INT8", "INT16", "INT32")
 NUMERIC_DATATYPES += ("INT64", "UINT8", "UINT16", "UINT32", "UINT64")
