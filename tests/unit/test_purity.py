@@ -13,7 +13,7 @@ import sys
 import pytest
 
 PURE = ["mlops_lab.routing", "mlops_lab.protocol"]
-FORBIDDEN = ["ray", "duckdb", "starlette", "IPython", "panel", "ipywidgets", "pyarrow"]
+FORBIDDEN = ["ray", "duckdb", "starlette", "IPython", "panel", "ipywidgets"]
 
 
 @pytest.mark.parametrize("package", PURE)
