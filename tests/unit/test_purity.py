@@ -18,10 +18,11 @@ FORBIDDEN = ["ray", "duckdb", "starlette", "IPython", "panel", "ipywidgets"]
 
 @pytest.mark.parametrize("package", PURE)
 def test_a_pure_package_imports_no_runtime_web_notebook_or_ui_library(package: str) -> None:
-    """Importing the package (and the lab's top-level package, which it needs) leaves every
-    forbidden library out of ``sys.modules``."""
+    """Importing the package (and the lab's top-level package, which it needs) and every
+    name of its ``__all__`` leaves every forbidden library out of ``sys.modules``."""
     probe = (
-        f"import importlib, json, sys; importlib.import_module({package!r}); "
+        f"import importlib, json, sys; p = importlib.import_module({package!r}); "
+        "assert all(getattr(p, name) is not None for name in p.__all__); "
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
     )
     loaded = subprocess.run(
