@@ -20,7 +20,7 @@ from mlops_lab.data._codec import (
     reference_sample,
     to_arrow,
 )
-from mlops_lab.data._errors import DatasetError, bad_parameter, listing
+from mlops_lab.data._errors import LISTED, DatasetError, bad_parameter
 from mlops_lab.data._frame import check_name, to_frame
 from mlops_lab.data._hashing import content_hash, version_of
 from mlops_lab.data._json import dumps
@@ -29,6 +29,7 @@ from mlops_lab.data._prep import apply_prep, check_prep, describe_prep
 from mlops_lab.data._profile import profile_of, schema_of
 from mlops_lab.data._render import prep_summary
 from mlops_lab.data._version import DatasetVersion
+from mlops_lab.errors import listing
 from mlops_lab.store import StoreClient
 
 Ref = str | DatasetVersion
@@ -282,15 +283,16 @@ class Datasets:
         versions = self._versions(name)
         if not versions:
             known = self.store.query("SELECT DISTINCT name FROM datasets ORDER BY name")
+            names = known.column("name").to_pylist()
             raise bad_parameter(
                 param, caller, "name a registered dataset", repr(_text(ref)),
-                f"known datasets are: {listing(known.column('name').to_pylist()) or 'none'}",
+                f"known datasets are: {listing(names, LISTED) or 'none'}",
                 f"Register it first with register({name!r}, data), or check the spelling.",
             )  # fmt: skip
         if version and version not in versions:
             raise bad_parameter(
                 param, caller, f"name a registered version of {name!r}", repr(_text(ref)),
-                f"its versions, newest first, are: {listing(versions)}",
+                f"its versions, newest first, are: {listing(versions, LISTED)}",
                 f"Use one of them, or {name!r} for the latest.",
             )  # fmt: skip
         return name, version or versions[0]

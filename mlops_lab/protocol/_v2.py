@@ -19,14 +19,8 @@ import numpy as np
 import pandas as pd
 
 from mlops_lab._text import encodable
-from mlops_lab.protocol._errors import (
-    RequestError,
-    describe,
-    listing,
-    plural,
-    refuse,
-    shown,
-)
+from mlops_lab.errors import listing
+from mlops_lab.protocol._errors import RequestError, describe, plural, refuse, shown
 from mlops_lab.protocol._instances import check_count, required
 from mlops_lab.protocol._json import json_scalar, to_json_values
 from mlops_lab.protocol._v2_binary import binary_inputs, decode_tensor

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from mlops_lab._text import encodable, encodable_value
-from mlops_lab.protocol._errors import describe, listing, plural, refuse, shown
+from mlops_lab.errors import listing
+from mlops_lab.protocol._errors import describe, plural, refuse, shown
 from mlops_lab.protocol._json import read_json
 
 HEADER = "inference-header-content-length"

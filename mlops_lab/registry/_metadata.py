@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mlops_lab.errors import parameter_error
 from mlops_lab.registry._errors import RegistryError
 
 # Larger arrays (initial weights, fitted-looking parameters) are summarised by their
@@ -52,10 +53,8 @@ def check_metrics(metrics: object) -> dict[str, float]:
     if metrics is None:
         return {}
     if not isinstance(metrics, Mapping):
-        raise RegistryError(
-            "The 'metrics' parameter of register() must be a dict of metric names to "
-            f"numbers, such as {{'accuracy': 0.97}}. Got {type(metrics).__name__} instead."
-        )
+        must = "be a dict of metric names to numbers, such as {'accuracy': 0.97}"
+        raise RegistryError(parameter_error("metrics", "register()", must, type(metrics).__name__))
     checked = {}
     for key, value in metrics.items():
         if not isinstance(key, str) or not key:
@@ -76,10 +75,8 @@ def model_params(model: Any, params: object) -> dict[str, Any]:
     if params is None:
         params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
     if not isinstance(params, Mapping):
-        raise RegistryError(
-            "The 'params' parameter of register() must be a dict of parameter names to "
-            f"values, such as {{'C': 1.0}}. Got {type(params).__name__} instead."
-        )
+        must = "be a dict of parameter names to values, such as {'C': 1.0}"
+        raise RegistryError(parameter_error("params", "register()", must, type(params).__name__))
     return json_safe(dict(params))
 
 
