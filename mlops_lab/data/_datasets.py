@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_lab._json import canonical_json
 from mlops_lab.data._codec import (
     decode_data,
     decode_parquet,
@@ -23,7 +24,6 @@ from mlops_lab.data._codec import (
 from mlops_lab.data._errors import LISTED, DatasetError, bad_parameter
 from mlops_lab.data._frame import check_name, to_frame
 from mlops_lab.data._hashing import content_hash, version_of
-from mlops_lab.data._json import dumps
 from mlops_lab.data._lineage import lineage_tree
 from mlops_lab.data._prep import apply_prep, check_prep, describe_prep
 from mlops_lab.data._profile import profile_of, schema_of
@@ -235,8 +235,8 @@ class Datasets:
                 "content_hash": digest,
                 "n_rows": len(frame),
                 "target": target_name,
-                "prep": None if prep_description is None else dumps(prep_description),
-                "parents": dumps(builtins.list(parent_refs)),
+                "prep": None if prep_description is None else canonical_json(prep_description),
+                "parents": canonical_json(builtins.list(parent_refs)),
                 "description": description,
                 **_contents(frame, target_name, caller),
             }
@@ -310,8 +310,8 @@ def _contents(frame: pd.DataFrame, target: str | None, caller: str) -> dict[str,
     """The stored description and bytes of the data: schema, profile, sample, full data."""
     table = to_arrow(frame, caller)
     return {
-        "schema": dumps(schema_of(frame, target)),
-        "profile": dumps(profile_of(frame)),
+        "schema": canonical_json(schema_of(frame, target)),
+        "profile": canonical_json(profile_of(frame)),
         "reference": encode_parquet(to_arrow(reference_sample(frame), caller)),
         "data": encode_data(table),
     }
@@ -326,7 +326,7 @@ def _registered_event(row: dict[str, Any]) -> dict[str, Any]:
         "time": row["created_at"],
         "kind": "dataset.registered",
         "subject": subject,
-        "details": dumps({**details, "parents": json.loads(row["parents"])}),
+        "details": canonical_json({**details, "parents": json.loads(row["parents"])}),
     }
 
 

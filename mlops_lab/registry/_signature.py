@@ -16,9 +16,9 @@ import pyarrow as pa
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from mlops_lab._json import json_or_repr
 from mlops_lab.errors import parameter_error
 from mlops_lab.registry._errors import RegistryError
-from mlops_lab.registry._metadata import json_safe
 
 PREDICTION_METHODS = ("predict", "predict_proba", "decision_function")
 BACKGROUND_ROWS = 100
@@ -129,7 +129,7 @@ def infer_signature(model: Any, reference: pd.DataFrame | None) -> dict[str, Any
     return {
         "inputs": _inputs(model, reference),
         "task": "classification" if classes is not None else "regression",
-        "classes": json_safe(classes) if classes is not None else None,
+        "classes": json_or_repr(classes) if classes is not None else None,
         "output_dtype": output_dtype,
         "methods": [method for method in PREDICTION_METHODS if hasattr(model, method)],
     }
