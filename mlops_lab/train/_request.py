@@ -10,7 +10,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer_names
 
-from mlops_lab.errors import parameter_error
+from mlops_lab.data._errors import LISTED
+from mlops_lab.errors import listing, parameter_error
 from mlops_lab.train._fit import is_iterative
 from mlops_lab.train._space import TuneError, check_space, expand
 
@@ -107,7 +108,7 @@ def split_target(frame: pd.DataFrame, target: str | None, source: str) -> tuple[
     if target not in frame.columns:
         raise TuneError(
             f"The target column '{target}' is not in {source}. "
-            f"Its columns are: {', '.join(map(str, frame.columns))}."
+            f"Its columns are: {listing(frame.columns, LISTED)}."
         )
     return frame.drop(columns=[target]), frame[target]
 
