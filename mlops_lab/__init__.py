@@ -15,6 +15,7 @@ from mlops_lab._lazy import lazy_exports
 if TYPE_CHECKING:
     from mlops_lab.config import ConfigError, Settings, describe_settings, load_settings
     from mlops_lab.data import DatasetError, Datasets, DatasetVersion
+    from mlops_lab.errors import LabError
     from mlops_lab.registry import ModelVersion, Registry, RegistryError, UntrustedArtifactError
     from mlops_lab.runtime import (
         Lab,
@@ -49,6 +50,7 @@ _EXPORTS = {
     "EndpointError": "mlops_lab.serve",
     "Lab": "mlops_lab.runtime",
     "LabConnectionError": "mlops_lab.runtime",
+    "LabError": "mlops_lab.errors",
     "LabNotRunningError": "mlops_lab.runtime",
     "LabStatus": "mlops_lab.runtime",
     "ModelVersion": "mlops_lab.registry",

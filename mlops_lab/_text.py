@@ -5,11 +5,10 @@ that UTF-8 cannot encode: DuckDB, Arrow and every response writer then raise. Wh
 enters a log row, an error message or a response it is passed through :func:`encodable`,
 which never raises and keeps what was sent readable (the surrogate becomes the six characters
 ``\ud800``). Valid text comes back as the very same object, at the cost of one encode.
+Nested values (a parsed body) go through :func:`mlops_lab._json.encodable_value`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 
 def encodable(text: str) -> str:
@@ -26,24 +25,3 @@ def encodable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
-
-
-def encodable_value(value: Any) -> Any:
-    r"""``value`` with every string in it (dict keys included) made :func:`encodable`.
-
-    Dicts and lists are rebuilt (tuples as lists); anything else comes back as it is.
-
-    Example:
-        >>> encodable_value({"\ud800": ["ok", "\udfff"]})
-        {'\\ud800': ['ok', '\\udfff']}
-    """
-    if isinstance(value, str):
-        return encodable(value)
-    if isinstance(value, dict):
-        return {
-            encodable(key) if isinstance(key, str) else key: encodable_value(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [encodable_value(item) for item in value]
-    return value

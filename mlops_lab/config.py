@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_lab.errors import LabError
+
 ENV_PREFIX = "MLOPS_LAB_"
 
 
-class ConfigError(ValueError):
+class ConfigError(LabError, ValueError):
     """A setting has a value the lab cannot use."""
 
 

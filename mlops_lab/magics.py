@@ -11,13 +11,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from mlops_lab.config import ConfigError
-from mlops_lab.data import DatasetError
-from mlops_lab.registry import RegistryError
-from mlops_lab.runtime import Lab, LabConnectionError, current_lab
-from mlops_lab.serve import EndpointError
-from mlops_lab.store import StoreError
-from mlops_lab.train import TuneError
+from mlops_lab.errors import LabError
+from mlops_lab.runtime import Lab, current_lab
 
 SUBCOMMANDS = (
     "status", "sql", "datasets", "models", "tune", "deploy", "split", "canary", "shadow",
@@ -25,10 +20,6 @@ SUBCOMMANDS = (
 )  # fmt: skip
 # Subcommands that deploy or change an endpoint; their arguments go through one parser.
 DEPLOYMENT = ("deploy", "split", "canary", "shadow", "bandit", "feedback", "undeploy")
-USER_ERRORS = (
-    StoreError, ConfigError, LabConnectionError, DatasetError, RegistryError, TuneError,
-    EndpointError,
-)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,7 +123,7 @@ class MlopsMagics(Magics):
             if subcommand in DEPLOYMENT:
                 return self._deployment(subcommand, rest.strip())
             return handlers[subcommand](rest.strip(), (cell or "").strip())
-        except USER_ERRORS as exc:
+        except LabError as exc:  # bad input or a state the user can fix: no traceback
             raise UsageError(str(exc)) from None
 
     def _lab(self) -> Lab:

@@ -16,6 +16,7 @@ from mlops_lab import _ray
 from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
+from mlops_lab.errors import LabError
 from mlops_lab.registry import Registry
 from mlops_lab.serve import Endpoint, deploy, endpoint_config, list_endpoints
 from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
@@ -25,7 +26,7 @@ from mlops_lab.train import TuneRun, run_tune
 _current: Lab | None = None
 
 
-class LabConnectionError(RuntimeError):
+class LabConnectionError(LabError, RuntimeError):
     """This process cannot attach to the lab's runtime."""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_lab._json import canonical_json
 from mlops_lab.data._codec import (
     decode_data,
     decode_parquet,
@@ -20,15 +21,15 @@ from mlops_lab.data._codec import (
     reference_sample,
     to_arrow,
 )
-from mlops_lab.data._errors import DatasetError, bad_parameter, listing
+from mlops_lab.data._errors import LISTED, DatasetError, bad_parameter
 from mlops_lab.data._frame import check_name, to_frame
 from mlops_lab.data._hashing import content_hash, version_of
-from mlops_lab.data._json import dumps
 from mlops_lab.data._lineage import lineage_tree
 from mlops_lab.data._prep import apply_prep, check_prep, describe_prep
 from mlops_lab.data._profile import profile_of, schema_of
 from mlops_lab.data._render import prep_summary
 from mlops_lab.data._version import DatasetVersion
+from mlops_lab.errors import listing
 from mlops_lab.store import StoreClient
 
 Ref = str | DatasetVersion
@@ -234,8 +235,8 @@ class Datasets:
                 "content_hash": digest,
                 "n_rows": len(frame),
                 "target": target_name,
-                "prep": None if prep_description is None else dumps(prep_description),
-                "parents": dumps(builtins.list(parent_refs)),
+                "prep": None if prep_description is None else canonical_json(prep_description),
+                "parents": canonical_json(builtins.list(parent_refs)),
                 "description": description,
                 **_contents(frame, target_name, caller),
             }
@@ -282,15 +283,16 @@ class Datasets:
         versions = self._versions(name)
         if not versions:
             known = self.store.query("SELECT DISTINCT name FROM datasets ORDER BY name")
+            names = known.column("name").to_pylist()
             raise bad_parameter(
                 param, caller, "name a registered dataset", repr(_text(ref)),
-                f"known datasets are: {listing(known.column('name').to_pylist()) or 'none'}",
+                f"known datasets are: {listing(names, LISTED) or 'none'}",
                 f"Register it first with register({name!r}, data), or check the spelling.",
             )  # fmt: skip
         if version and version not in versions:
             raise bad_parameter(
                 param, caller, f"name a registered version of {name!r}", repr(_text(ref)),
-                f"its versions, newest first, are: {listing(versions)}",
+                f"its versions, newest first, are: {listing(versions, LISTED)}",
                 f"Use one of them, or {name!r} for the latest.",
             )  # fmt: skip
         return name, version or versions[0]
@@ -308,8 +310,8 @@ def _contents(frame: pd.DataFrame, target: str | None, caller: str) -> dict[str,
     """The stored description and bytes of the data: schema, profile, sample, full data."""
     table = to_arrow(frame, caller)
     return {
-        "schema": dumps(schema_of(frame, target)),
-        "profile": dumps(profile_of(frame)),
+        "schema": canonical_json(schema_of(frame, target)),
+        "profile": canonical_json(profile_of(frame)),
         "reference": encode_parquet(to_arrow(reference_sample(frame), caller)),
         "data": encode_data(table),
     }
@@ -324,7 +326,7 @@ def _registered_event(row: dict[str, Any]) -> dict[str, Any]:
         "time": row["created_at"],
         "kind": "dataset.registered",
         "subject": subject,
-        "details": dumps({**details, "parents": json.loads(row["parents"])}),
+        "details": canonical_json({**details, "parents": json.loads(row["parents"])}),
     }
 
 

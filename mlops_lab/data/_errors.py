@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from mlops_lab.errors import LabError, parameter_error
+
+# Names a message lists at most (columns, datasets, versions): enough to spot a typo in.
+LISTED = 20
 
 
-class DatasetError(ValueError):
+class DatasetError(LabError, ValueError):
     """A dataset argument or reference is wrong; the message says how to fix it.
 
     Raised before anything is written, so the store is left as it was.
@@ -15,19 +18,10 @@ class DatasetError(ValueError):
 def bad_parameter(
     param: str, caller: str, must: str, got: str, detail: str = "", fix: str = ""
 ) -> DatasetError:
-    """An error in the project's template, naming the parameter, the rule and the value.
+    """A :class:`DatasetError` in the lab's parameter template (see ``parameter_error``).
 
     Example:
         >>> str(bad_parameter("target", "register", "name a column", "'y'", "columns are: a"))
         "The 'target' parameter of register() must name a column. Got 'y' instead; columns are: a."
     """
-    message = f"The '{param}' parameter of {caller}() must {must}. Got {got} instead"
-    message += f"; {detail}." if detail else "."
-    return DatasetError(f"{message} {fix}" if fix else message)
-
-
-def listing(names: Iterable[object], limit: int = 20) -> str:
-    """Names joined for a message; a long list is cut so the message stays readable."""
-    texts = [str(name) for name in names]
-    shown = ", ".join(texts[:limit])
-    return f"{shown}, ... ({len(texts) - limit} more)" if len(texts) > limit else shown
+    return DatasetError(parameter_error(param, f"{caller}()", must, got, fix, detail=detail))

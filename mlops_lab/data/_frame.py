@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab.data._errors import bad_parameter, listing
+from mlops_lab.data._errors import LISTED, bad_parameter
+from mlops_lab.errors import listing
 
 ARRAY_TARGET = "target"
 KINDS = ("numeric", "categorical", "boolean", "datetime")
@@ -82,7 +83,7 @@ def _from_frame(data: pd.DataFrame, target: Any, caller: str) -> tuple[pd.DataFr
         raise bad_parameter(
             "target", caller, "name a column of the data",
             repr(target) if isinstance(target, str) else type(target).__name__,
-            f"columns are: {listing(frame.columns)}",
+            f"columns are: {listing(frame.columns, LISTED)}",
             _TARGET_FIX.get(caller, ""),
         )  # fmt: skip
     return frame, target
@@ -134,7 +135,7 @@ def _check_rows(rows: list[Any], caller: str) -> None:
     lengths = sorted({len(row) for row in rows})
     if len(lengths) > 1:
         raise bad_parameter(
-            "data", caller, "have rows of one length", f"rows of lengths {listing(lengths)}"
+            "data", caller, "have rows of one length", f"rows of lengths {listing(lengths, LISTED)}"
         )
 
 
@@ -180,7 +181,7 @@ def _check_names(frame: pd.DataFrame, caller: str) -> None:
     if duplicated:
         raise bad_parameter(
             "data", caller, "have unique column names",
-            f"{listing(repr(name) for name in duplicated)} more than once",
+            f"{listing((repr(name) for name in duplicated), LISTED)} more than once",
             fix="Rename or drop the duplicate columns first.",
         )  # fmt: skip
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab._json import dotted_name, json_or_name
 from mlops_lab.data._errors import bad_parameter
-from mlops_lab.data._json import dotted_name, json_safe
 
 # Attributes that hold the sub-steps of sklearn's composites; described as steps, not params.
 _STEP_LISTS = ("steps", "transformers", "transformer_list")
@@ -60,7 +60,7 @@ def _describe_estimator(estimator: Any) -> dict[str, Any]:
         return {"class": estimator}
     description: dict[str, Any] = {"class": dotted_name(type(estimator))}
     params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
-    description["params"] = json_safe({k: v for k, v in params.items() if k not in _STEP_LISTS})
+    description["params"] = json_or_name({k: v for k, v in params.items() if k not in _STEP_LISTS})
     for attribute in _STEP_LISTS:
         if hasattr(estimator, attribute) and attribute in params:
             description["steps"] = [_describe_step(step) for step in getattr(estimator, attribute)]
@@ -71,7 +71,7 @@ def _describe_step(step: tuple[Any, ...]) -> dict[str, Any]:
     name, estimator, *columns = step
     described = {"name": name, **_describe_estimator(estimator)}
     if columns:
-        described["columns"] = json_safe(columns[0])
+        described["columns"] = json_or_name(columns[0])
     return described
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab._json import json_or_name
 from mlops_lab.data._frame import column_kind
-from mlops_lab.data._json import json_safe
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 TOP_VALUES = 10
@@ -59,7 +59,7 @@ def profile_column(column: pd.Series) -> dict[str, Any]:
         stats.update(dict.fromkeys(("min", "max")) if present.empty else _span(present))
     else:
         stats.update(_frequencies(present))
-    return json_safe(stats)
+    return json_or_name(stats)
 
 
 def _numeric(values: np.ndarray) -> dict[str, Any]:

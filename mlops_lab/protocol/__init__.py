@@ -13,10 +13,10 @@ DuckDB, Starlette, IPython or a UI library (``tests/unit/test_purity.py`` checks
 
 from __future__ import annotations
 
-from mlops_lab.protocol._errors import RequestError, describe, listing, plural, refuse, shown
+from mlops_lab.protocol._errors import RequestError, describe, plural, refuse, shown
 from mlops_lab.protocol._feedback import FeedbackItem, parse_feedback
 from mlops_lab.protocol._instances import check_count, parse_instances
-from mlops_lab.protocol._json import json_scalar, json_value, read_json, to_json_values
+from mlops_lab.protocol._json import read_json, to_json_values
 from mlops_lab.protocol._openapi import openapi
 from mlops_lab.protocol._v2 import (
     DATATYPES,
@@ -54,9 +54,6 @@ __all__ = [
     "feature_datatype",
     "feature_kind",
     "infer_response",
-    "json_scalar",
-    "json_value",
-    "listing",
     "model_metadata",
     "not_served",
     "openapi",

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from mlops_lab._text import encodable
+from mlops_lab.errors import LabError, listing
 
 
-class RequestError(Exception):
+class RequestError(LabError):
     """A request the server refuses: 4xx, with a JSON body naming the field.
 
     Example:
@@ -105,12 +105,6 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return f"an object with {keys_of(value)}"
     return f"a {type(value).__name__}"
-
-
-def listing(names: Sequence[str], limit: int = 8) -> str:
-    """Names for a message, at most ``limit`` of them: "a, b, c, ... (12 more)"."""
-    shown = ", ".join(str(name) for name in names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def shown(value: Any, limit: int = 40) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_lab.protocol._errors import describe, keys_of, listing, plural, refuse
+from mlops_lab.errors import listing
+from mlops_lab.protocol._errors import describe, keys_of, plural, refuse
 from mlops_lab.protocol._values import FieldPath, check_names, example_row, frame_of
 
 # --- instances: {"instances": [[...], ...]} or {"instances": [{...}, ...]} ---

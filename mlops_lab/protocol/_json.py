@@ -2,21 +2,19 @@
 
 Text read from a body, or written into a response or a log row, is made
 :func:`~mlops_lab._text.encodable`: JSON can escape a lone UTF-16 surrogate, which no
-response, message or log row could hold.
+response, message or log row could hold. The JSON rules are those of :mod:`mlops_lab._json`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from mlops_lab._text import encodable, encodable_value
+from mlops_lab._json import encodable_value, strict_json
 from mlops_lab.protocol._errors import refuse
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -81,34 +79,5 @@ def to_json_values(predictions: Sequence[Any] | np.ndarray) -> list[Any]:
     if array.dtype.kind in "OU":  # objects, or text (class labels) that may not be encodable
         if array.ndim > 1:
             return [to_json_values(row) for row in array]
-        return [json_value(value) for value in array.tolist()]
+        return [strict_json(value) for value in array.tolist()]
     return list(array.tolist())
-
-
-def json_scalar(value: Any) -> Any:
-    """A value as JSON: a Python scalar, or None for a missing or non-finite one."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def json_value(value: Any) -> Any:
-    r"""``value`` as strict JSON carries it: None for NaN and infinities, text encodable.
-
-    Dicts, lists and tuples are rebuilt (tuples as lists); numpy scalars become Python ones.
-
-    Example:
-        >>> json_value({"a": [1.5, float("nan")], "b": "\ud800"})
-        {'a': [1.5, None], 'b': '\\ud800'}
-    """
-    if isinstance(value, dict):
-        return {json_value(key): json_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(item) for item in value]
-    if isinstance(value, str):
-        return encodable(value)
-    return json_scalar(value)

@@ -18,17 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab._json import strict_json
 from mlops_lab._text import encodable
-from mlops_lab.protocol._errors import (
-    RequestError,
-    describe,
-    listing,
-    plural,
-    refuse,
-    shown,
-)
+from mlops_lab.errors import listing
+from mlops_lab.protocol._errors import RequestError, describe, plural, refuse, shown
 from mlops_lab.protocol._instances import check_count, required
-from mlops_lab.protocol._json import json_scalar, to_json_values
+from mlops_lab.protocol._json import to_json_values
 from mlops_lab.protocol._v2_binary import binary_inputs, decode_tensor
 from mlops_lab.protocol._values import FeatureKind, FieldPath, check_names, feature_kind, frame_of
 
@@ -306,7 +301,7 @@ def _dtype_of_values(array: np.ndarray) -> np.dtype:
     """The dtype of the values present (not None) in ``array``: [1.5, None] is float64."""
     if array.dtype != object:
         return array.dtype
-    present = [value for value in array.reshape(-1).tolist() if json_scalar(value) is not None]
+    present = [value for value in array.reshape(-1).tolist() if strict_json(value) is not None]
     return np.asarray(present).dtype if present else np.dtype(np.float64)
 
 

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from mlops_lab._text import encodable, encodable_value
-from mlops_lab.protocol._errors import describe, listing, plural, refuse, shown
+from mlops_lab._json import encodable_value
+from mlops_lab._text import encodable
+from mlops_lab.errors import listing
+from mlops_lab.protocol._errors import describe, plural, refuse, shown
 from mlops_lab.protocol._json import read_json
 
 HEADER = "inference-header-content-length"

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab.protocol._errors import RequestError, describe, listing, refuse
+from mlops_lab.errors import listing
+from mlops_lab.protocol._errors import RequestError, describe, refuse
 
 FieldPath = Callable[[int], str]  # row index -> where that row's value is in the body
 

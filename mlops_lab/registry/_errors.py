@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from mlops_lab.errors import LabError
 
-class RegistryError(ValueError):
+
+class RegistryError(LabError, ValueError):
     """A registry call was refused: bad input, or an unknown model, version or alias.
 
     A refused call writes nothing.

@@ -1,4 +1,7 @@
-"""Metrics and parameters as the registry stores them: plain, finite JSON."""
+"""Metrics and parameters as the registry stores them: plain, finite JSON.
+
+Parameters JSON cannot hold are stored as their repr (:func:`mlops_lab._json.json_or_repr`).
+"""
 
 from __future__ import annotations
 
@@ -9,37 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from mlops_lab._json import json_or_repr
+from mlops_lab.errors import parameter_error
 from mlops_lab.registry._errors import RegistryError
-
-# Larger arrays (initial weights, fitted-looking parameters) are summarised by their
-# repr rather than stored element by element in every row.
-_MAX_ARRAY_SIZE = 1000
-
-
-def json_safe(value: Any) -> Any:
-    """Turn a value into plain JSON: numbers, text, lists and dicts; anything else as repr.
-
-    Non-finite floats become their repr too ('nan', 'inf'), since JSON has no spelling
-    for them. Applying it twice changes nothing.
-
-    Example:
-        >>> json_safe({"C": np.float64(0.5), "steps": ("scale", None), "f": np.log1p})
-        {'C': 0.5, 'steps': ['scale', None], 'f': "<ufunc 'log1p'>"}
-    """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, np.generic):
-        item = value.item()
-        return repr(value) if isinstance(item, np.generic) else json_safe(item)
-    if isinstance(value, Mapping):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    if isinstance(value, np.ndarray) and value.size <= _MAX_ARRAY_SIZE:
-        return json_safe(value.tolist())
-    return repr(value)
 
 
 def check_metrics(metrics: object) -> dict[str, float]:
@@ -52,10 +27,8 @@ def check_metrics(metrics: object) -> dict[str, float]:
     if metrics is None:
         return {}
     if not isinstance(metrics, Mapping):
-        raise RegistryError(
-            "The 'metrics' parameter of register() must be a dict of metric names to "
-            f"numbers, such as {{'accuracy': 0.97}}. Got {type(metrics).__name__} instead."
-        )
+        must = "be a dict of metric names to numbers, such as {'accuracy': 0.97}"
+        raise RegistryError(parameter_error("metrics", "register()", must, type(metrics).__name__))
     checked = {}
     for key, value in metrics.items():
         if not isinstance(key, str) or not key:
@@ -76,11 +49,9 @@ def model_params(model: Any, params: object) -> dict[str, Any]:
     if params is None:
         params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
     if not isinstance(params, Mapping):
-        raise RegistryError(
-            "The 'params' parameter of register() must be a dict of parameter names to "
-            f"values, such as {{'C': 1.0}}. Got {type(params).__name__} instead."
-        )
-    return json_safe(dict(params))
+        must = "be a dict of parameter names to values, such as {'C': 1.0}"
+        raise RegistryError(parameter_error("params", "register()", must, type(params).__name__))
+    return json_or_repr(dict(params))
 
 
 def _is_finite_number(value: object) -> bool:

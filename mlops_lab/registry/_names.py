@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from mlops_lab.errors import parameter_error
 from mlops_lab.registry._errors import RegistryError
 
 # An alias that reads as a number would be taken for a version in "name@3".
@@ -22,10 +23,8 @@ def check_name(value: object, parameter: str, caller: str) -> str:
         'iris'
     """
     if not isinstance(value, str) or not value or "@" in value or _has_space(value):
-        raise RegistryError(
-            f"The '{parameter}' parameter of {caller}() must be a non-empty name without "
-            f"'@' or whitespace, such as 'iris'. Got {value!r} instead."
-        )
+        must = "be a non-empty name without '@' or whitespace, such as 'iris'"
+        raise RegistryError(parameter_error(parameter, f"{caller}()", must, repr(value)))
     return value
 
 
@@ -33,11 +32,9 @@ def check_alias(value: object, caller: str) -> str:
     """Return ``value`` when it is a usable alias: a name that is not a number."""
     alias = check_name(value, "alias", caller)
     if _INTEGER.fullmatch(alias):
-        raise RegistryError(
-            f"The 'alias' parameter of {caller}() must not be a number: 'name@{alias}' "
-            f"would be read as version {int(alias)}. Use a word such as 'champion'. "
-            f"Got {alias!r} instead."
-        )
+        must = f"not be a number: 'name@{alias}' would be read as version {int(alias)}"
+        fix = "Use a word such as 'champion'."
+        raise RegistryError(parameter_error("alias", f"{caller}()", must, repr(alias), fix))
     return alias
 
 
@@ -49,10 +46,8 @@ def parse_ref(ref: object, caller: str) -> tuple[str, Selector]:
         (('iris', 3), ('iris', 'champion'))
     """
     if not isinstance(ref, str):
-        raise RegistryError(
-            f"The 'ref' parameter of {caller}() must be 'name', 'name@<version>' or "
-            f"'name@<alias>', such as 'iris@3'. Got {ref!r} instead."
-        )
+        must = "be 'name', 'name@<version>' or 'name@<alias>', such as 'iris@3'"
+        raise RegistryError(parameter_error("ref", f"{caller}()", must, repr(ref)))
     name, sep, selector = ref.partition("@")
     check_name(name, "ref", caller)
     if not sep:
@@ -62,10 +57,8 @@ def parse_ref(ref: object, caller: str) -> tuple[str, Selector]:
     try:
         return name, check_alias(selector, caller)
     except RegistryError:
-        raise RegistryError(
-            f"The 'ref' parameter of {caller}() must be 'name', 'name@<version>' or "
-            f"'name@<alias>', such as 'iris@3' or 'iris@champion'. Got {ref!r} instead."
-        ) from None
+        must = "be 'name', 'name@<version>' or 'name@<alias>', such as 'iris@3' or 'iris@champion'"
+        raise RegistryError(parameter_error("ref", f"{caller}()", must, repr(ref))) from None
 
 
 def parse_dataset(dataset: object) -> tuple[str | None, str | None]:
@@ -79,11 +72,10 @@ def parse_dataset(dataset: object) -> tuple[str | None, str | None]:
         return None, None
     name, sep, version = dataset.partition("@") if isinstance(dataset, str) else ("", "", "")
     if not _is_part(name) or (sep and not _is_part(version)):
-        raise RegistryError(
-            "The 'dataset' parameter of register() must be a dataset reference "
-            f"'name@version' (or a bare 'name'), such as 'iris@abc123def456'. "
-            f"Got {dataset!r} instead."
+        must = (
+            "be a dataset reference 'name@version' (or a bare 'name'), such as 'iris@abc123def456'"
         )
+        raise RegistryError(parameter_error("dataset", "register()", must, repr(dataset)))
     return name, (version if sep else None)
 
 
@@ -102,10 +94,8 @@ def as_names(value: object, parameter: str, caller: str) -> tuple[str, ...]:
         names = tuple(value)
         if all(isinstance(item, str) for item in names):
             return tuple(dict.fromkeys(names))
-    raise RegistryError(
-        f"The '{parameter}' parameter of {caller}() must be a list of strings, "
-        f"such as ['champion']. Got {value!r} instead."
-    )
+    must = "be a list of strings, such as ['champion']"
+    raise RegistryError(parameter_error(parameter, f"{caller}()", must, repr(value)))
 
 
 def _has_space(text: str) -> bool:

@@ -13,6 +13,7 @@ import pandas as pd
 import sklearn
 import skops
 
+from mlops_lab.errors import parameter_error
 from mlops_lab.registry._artifacts import deserialise, serialise
 from mlops_lab.registry._catalog import REMOVED_ALIAS, Catalog
 from mlops_lab.registry._errors import RegistryError
@@ -216,10 +217,8 @@ class Registry:
         alias = check_alias(alias, "set_alias")
         versions = self._catalog.check_known(name)
         if not _is_integer(version) or int(version) not in versions:
-            raise RegistryError(
-                f"The 'version' parameter of set_alias() must be a version of {name!r}: "
-                f"one of {versions}. Got {version!r} instead."
-            )
+            must = f"be a version of {name!r}: one of {versions}"
+            raise RegistryError(parameter_error("version", "set_alias()", must, repr(version)))
         previous = self._catalog.aliases(name).get(alias)
         details = {"alias": alias, "version": int(version), "previous": previous}
         self._write_alias(name, alias, int(version), "model.alias_set", details)
@@ -380,8 +379,7 @@ def _optional_text(value: object, parameter: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise RegistryError(
-        f"The '{parameter}' parameter of register() must be a string or None. "
-        f"Got {type(value).__name__} instead."
+        parameter_error(parameter, "register()", "be a string or None", type(value).__name__)
     )
 
 

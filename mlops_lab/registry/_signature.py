@@ -16,8 +16,9 @@ import pyarrow as pa
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from mlops_lab._json import json_or_repr
+from mlops_lab.errors import parameter_error
 from mlops_lab.registry._errors import RegistryError
-from mlops_lab.registry._metadata import json_safe
 
 PREDICTION_METHODS = ("predict", "predict_proba", "decision_function")
 BACKGROUND_ROWS = 100
@@ -29,14 +30,15 @@ def check_fitted(model: Any) -> None:
     try:
         check_is_fitted(model)
     except NotFittedError:
+        got = f"a {type(model).__name__} that is not fitted yet"
+        fix = "Call model.fit(X, y) first."
         raise RegistryError(
-            f"The 'model' parameter of register() must be a fitted estimator. The "
-            f"{type(model).__name__} given is not fitted yet; call model.fit(X, y) first."
+            parameter_error("model", "register()", "be a fitted estimator", got, fix)
         ) from None
     except TypeError:
+        must = "be a fitted scikit-learn estimator or Pipeline"
         raise RegistryError(
-            "The 'model' parameter of register() must be a fitted scikit-learn estimator "
-            f"or Pipeline. Got {type(model).__name__} instead."
+            parameter_error("model", "register()", must, type(model).__name__)
         ) from None
 
 
@@ -127,7 +129,7 @@ def infer_signature(model: Any, reference: pd.DataFrame | None) -> dict[str, Any
     return {
         "inputs": _inputs(model, reference),
         "task": "classification" if classes is not None else "regression",
-        "classes": json_safe(classes) if classes is not None else None,
+        "classes": json_or_repr(classes) if classes is not None else None,
         "output_dtype": output_dtype,
         "methods": [method for method in PREDICTION_METHODS if hasattr(model, method)],
     }
@@ -165,10 +167,9 @@ def _as_frame(sample: object, parameter: str) -> pd.DataFrame:
         return frame
     array = np.asarray(sample)
     if array.ndim != 2:
-        raise RegistryError(
-            f"The '{parameter}' parameter of register() must be a DataFrame or a 2-D array "
-            f"(rows x features). Got {type(sample).__name__} of shape {array.shape} instead."
-        )
+        must = "be a DataFrame or a 2-D array (rows x features)"
+        got = f"{type(sample).__name__} of shape {array.shape}"
+        raise RegistryError(parameter_error(parameter, "register()", must, got))
     return pd.DataFrame(array, columns=default_names(array.shape[1]))
 
 

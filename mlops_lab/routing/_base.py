@@ -9,10 +9,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_lab.errors import LabError
+
 Context = Sequence[float] | None
 
 
-class PolicyError(ValueError):
+class PolicyError(LabError, ValueError):
     """A policy was asked for something it cannot do; the message says how to fix it."""
 
 

@@ -7,6 +7,7 @@ import inspect
 import math
 from typing import Any
 
+from mlops_lab.errors import parameter_error
 from mlops_lab.routing._base import Policy, PolicyError
 from mlops_lab.routing._index import UCB1, EpsilonGreedy, SlidingWindowUCB
 from mlops_lab.routing._linear import LinUCB
@@ -57,10 +58,9 @@ def make_policy(name: str, **params: Any) -> Policy:
         DiscountedThompson(gamma=0.98, prior=1.0, refresh=64, seed=1)
     """
     if name not in POLICIES:
-        raise PolicyError(
-            f"The 'policy' parameter must be one of {sorted(POLICIES)}. Got {name!r} instead."
-            + _did_you_mean(name, POLICIES)
-        )
+        must = f"be one of {sorted(POLICIES)}"
+        hint = _did_you_mean(name, POLICIES)
+        raise PolicyError(parameter_error("policy", "", must, repr(name)) + hint)
     cls = POLICIES[name]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     for param, value in params.items():
@@ -79,7 +79,7 @@ def _check_value(policy: str, param: str, value: Any) -> None:
         return
     if param == "seed":
         if value is not None and not isinstance(value, int):
-            raise PolicyError(f"The 'seed' parameter must be an integer. Got {value!r} instead.")
+            raise PolicyError(parameter_error("seed", "", "be an integer", repr(value)))
         return
     if value is None and param in _DEFAULT_WHEN_NONE:
         return
@@ -92,17 +92,11 @@ def _check_value(policy: str, param: str, value: Any) -> None:
         or not isinstance(value, kind)
         or (isinstance(value, float) and not math.isfinite(value))
     ):
-        noun = "an integer" if integer else "a number"
-        raise PolicyError(
-            f"The '{param}' parameter of the '{policy}' policy must be {noun}. "
-            f"Got {value!r} instead."
-        )
+        must = f"be {'an integer' if integer else 'a number'}"
+        raise PolicyError(parameter_error(param, f"the '{policy}' policy", must, repr(value)))
     if value < low or (value == low and not low_allowed) or value > high:
-        bracket = "[" if low_allowed else "("
-        raise PolicyError(
-            f"The '{param}' parameter of the '{policy}' policy must be in {bracket}{low}, "
-            f"{high}]. Got {value!r} instead."
-        )
+        must = f"be in {'[' if low_allowed else '('}{low}, {high}]"
+        raise PolicyError(parameter_error(param, f"the '{policy}' policy", must, repr(value)))
 
 
 # Weights are relative; past this they could not be added up as floats.

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mlops_lab.errors import parameter_error
 from mlops_lab.routing._base import Policy, PolicyError
 from mlops_lab.routing._make import make_policy
 from mlops_lab.routing._reward import REWARDS
@@ -200,10 +201,8 @@ def bandit(
     if policy == "split":
         raise PolicyError("For a fixed split call split({...}) instead of bandit().")
     if reward not in REWARDS:
-        raise PolicyError(
-            f"The 'reward' parameter of bandit() must be one of {list(REWARDS)}. "
-            f"Got {reward!r} instead."
-        )
+        must = f"be one of {list(REWARDS)}"
+        raise PolicyError(parameter_error("reward", "bandit()", must, repr(reward)))
     make_policy(policy, **params)  # checks the name and parameters
     return _changed(current, arms=arms, policy=policy, params=dict(params), reward=reward)
 
@@ -237,8 +236,6 @@ def _check_steps(steps: Sequence[float]) -> tuple[float, ...]:
         for s in values or ()
     )
     if not ok or values != sorted(set(values or [])):
-        raise PolicyError(
-            "The 'steps' parameter of canary() must be a list of increasing traffic shares in "
-            f"(0, 1], such as [0.05, 0.25, 0.5, 1.0]. Got {steps!r} instead."
-        )
+        must = "be a list of increasing traffic shares in (0, 1], such as [0.05, 0.25, 0.5, 1.0]"
+        raise PolicyError(parameter_error("steps", "canary()", must, repr(steps)))
     return tuple(float(s) for s in values or ())

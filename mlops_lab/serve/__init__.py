@@ -11,19 +11,14 @@ from typing import TYPE_CHECKING
 from mlops_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mlops_lab.serve._endpoint import (
-        Endpoint,
-        EndpointError,
-        deploy,
-        endpoint_config,
-        list_endpoints,
-    )
+    from mlops_lab.serve._endpoint import Endpoint, deploy, endpoint_config, list_endpoints
+    from mlops_lab.serve._errors import EndpointError
     from mlops_lab.serve._log import LogBuffer, LogStats
     from mlops_lab.serve._views import TrafficView
 
 _EXPORTS = {
     "Endpoint": "mlops_lab.serve._endpoint",
-    "EndpointError": "mlops_lab.serve._endpoint",
+    "EndpointError": "mlops_lab.serve._errors",
     "LogBuffer": "mlops_lab.serve._log",
     "LogStats": "mlops_lab.serve._log",
     "TrafficView": "mlops_lab.serve._views",

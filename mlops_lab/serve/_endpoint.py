@@ -21,20 +21,18 @@ import pandas as pd
 from ray import serve
 
 from mlops_lab.config import Settings
+from mlops_lab.errors import parameter_error
 from mlops_lab.registry import Registry, RegistryError
 from mlops_lab.routing import PolicyError
 from mlops_lab.routing import _rollout as rollout
 from mlops_lab.routing._rollout import Routes
 from mlops_lab.serve._app import delete_router, run_router
+from mlops_lab.serve._errors import EndpointError
 from mlops_lab.serve._http import token_digest
 from mlops_lab.serve._views import TrafficView, traffic
 from mlops_lab.store import StoreClient
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
-
-
-class EndpointError(ValueError):
-    """An endpoint request that cannot be done; the message says how to fix it."""
 
 
 class Endpoint:
@@ -202,10 +200,8 @@ class Endpoint:
 
     def _arms(self, weights: Mapping[str, float]) -> dict[str, float]:
         if not isinstance(weights, Mapping):
-            raise EndpointError(
-                "The 'weights' parameter of split() must be a dict of model version to weight, "
-                f"such as {{'iris@1': 0.9, 'iris@2': 0.1}}. Got {weights!r} instead."
-            )
+            must = "be a dict of model version to weight, such as {'iris@1': 0.9, 'iris@2': 0.1}"
+            raise EndpointError(parameter_error("weights", "split()", must, repr(weights)))
         return {self._arm(model): weight for model, weight in weights.items()}
 
     def _handle(self) -> Any:
@@ -363,10 +359,8 @@ def _check_loads(registry: Registry, arm: str, trust: Mapping[str, Any], step: s
 
 def _names(values: Sequence[str]) -> list[str]:
     if isinstance(values, str) or not all(isinstance(v, str) for v in values):
-        raise EndpointError(
-            "The 'trusted' parameter must be a list of type names, such as "
-            f"['sklearn.tree._tree.Tree']. Got {values!r} instead."
-        )
+        must = "be a list of type names, such as ['sklearn.tree._tree.Tree']"
+        raise EndpointError(parameter_error("trusted", "", must, repr(values)))
     return list(values)
 
 
@@ -393,10 +387,8 @@ def _check_name(name: object) -> None:
 
 def _check_int(value: object, parameter: str, lowest: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        raise EndpointError(
-            f"The '{parameter}' parameter of deploy() must be an integer >= {lowest}. "
-            f"Got {value!r} instead."
-        )
+        must = f"be an integer >= {lowest}"
+        raise EndpointError(parameter_error(parameter, "deploy()", must, repr(value)))
 
 
 def _feedback_items(data: Any) -> list[dict[str, Any]]:

@@ -10,8 +10,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from mlops_lab._json import strict_json
 from mlops_lab._text import encodable
-from mlops_lab.protocol import RequestError, json_value
+from mlops_lab.protocol import RequestError
 
 # A Content-Length of more digits than this is no size a client can send.
 _MAX_LENGTH_DIGITS = 20
@@ -67,12 +68,12 @@ def json_response(content: Any, status: int = 200) -> JSONResponse:
     """``content`` as a JSON response that cannot fail to render.
 
     Starlette refuses NaN and text UTF-8 cannot hold; such content is sent with null for
-    every non-finite number and every lone surrogate escaped (see ``json_value``).
+    every non-finite number and every lone surrogate escaped (see ``strict_json``).
     """
     try:
         return JSONResponse(content, status_code=status)
     except ValueError:  # NaN or infinity, or a lone surrogate (UnicodeEncodeError)
-        return JSONResponse(json_value(content), status_code=status)
+        return JSONResponse(strict_json(content), status_code=status)
 
 
 def error_response(error: RequestError) -> JSONResponse:

@@ -23,7 +23,8 @@ import pandas as pd
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlops_lab._text import encodable, encodable_value
+from mlops_lab._json import encodable_value
+from mlops_lab._text import encodable
 from mlops_lab.protocol import (
     RequestError,
     binary_outputs,

@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 
+from mlops_lab.errors import parameter_error
+from mlops_lab.serve._errors import EndpointError
 from mlops_lab.store import StoreClient
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
@@ -18,16 +20,14 @@ def seconds(value: str | float, parameter: str) -> float:
     """A duration given as seconds or as text ("10s", "1min", "2h").
 
     Raises:
-        ValueError: the text is not a positive duration.
+        EndpointError: the text is not a positive duration.
     """
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None or float(match.group(1)) <= 0:
-        raise ValueError(
-            f"The '{parameter}' parameter must be a positive duration such as 10, '10s', "
-            f"'5min' or '1h'. Got {value!r} instead."
-        )
+        must = "be a positive duration such as 10, '10s', '5min' or '1h'"
+        raise EndpointError(parameter_error(parameter, "", must, repr(value)))
     return float(match.group(1)) * _SECONDS[match.group(2)]
 
 

@@ -20,7 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_lab._text import encodable, encodable_value
+from mlops_lab._json import encodable_value
+from mlops_lab._text import encodable
 from mlops_lab.store._errors import BadDataError, SchemaError
 from mlops_lab.store._lines import PLAIN_TYPES, RowLines, encodable_json_default, json_default
 

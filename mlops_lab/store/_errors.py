@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mlops_lab.errors import LabError
 
-class StoreError(Exception):
+
+class StoreError(LabError):
     """Base class of every error the store raises on purpose."""
 
 

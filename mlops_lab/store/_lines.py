@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab._text import encodable_value
+from mlops_lab._json import encodable_value
 from mlops_lab.store._errors import SchemaError
 
 

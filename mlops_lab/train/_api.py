@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator
 
 from mlops_lab._warm import WarmPool
 from mlops_lab.data import Datasets, DatasetVersion
+from mlops_lab.errors import parameter_error
 from mlops_lab.store import StoreClient
 from mlops_lab.train._request import build_request, split_target
 from mlops_lab.train._run import TuneRun
@@ -51,10 +52,8 @@ def _resolve_data(datasets: Datasets, dataset: Any, target: str | None) -> tuple
         return split_target(
             frame, target or version.target, f"dataset '{version.ref}'"
         ), version.ref
-    raise TuneError(
-        "The 'dataset' parameter of tune() must be a registered dataset ('name' or "
-        f"'name@version') or a tuple (X, y). Got {type(dataset).__name__} instead."
-    )
+    must = "be a registered dataset ('name' or 'name@version') or a tuple (X, y)"
+    raise TuneError(parameter_error("dataset", "tune()", must, type(dataset).__name__))
 
 
 def _cluster_cpus() -> int:

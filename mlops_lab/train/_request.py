@@ -10,6 +10,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer_names
 
+from mlops_lab.data._errors import LISTED
+from mlops_lab.errors import listing, parameter_error
 from mlops_lab.train._fit import is_iterative
 from mlops_lab.train._space import TuneError, check_space, expand
 
@@ -47,10 +49,8 @@ def build_request(
 ) -> TuneRequest:  # fmt: skip
     """Validate every argument of ``tune()``; raise :class:`TuneError` on the first wrong one."""
     if not isinstance(estimator, BaseEstimator):
-        raise TuneError(
-            "The 'estimator' parameter of tune() must be a scikit-learn estimator or "
-            f"Pipeline. Got {type(estimator).__name__} instead."
-        )
+        must = "be a scikit-learn estimator or Pipeline"
+        raise TuneError(parameter_error("estimator", "tune()", must, type(estimator).__name__))
     _one_of("metric", metric, sorted(get_scorer_names()))
     _one_of("mode", mode, ["max", "min"])
     _one_of("search", search, list(SEARCHES))
@@ -60,25 +60,19 @@ def build_request(
         ("grace_period", grace_period),
     ):  # fmt: skip
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise TuneError(
-                f"The '{label}' parameter of tune() must be an integer >= 1. Got {value!r} instead."
-            )
+            raise TuneError(parameter_error(label, "tune()", "be an integer >= 1", repr(value)))
     if grace_period > max_iter:
-        raise TuneError(
-            f"The 'grace_period' parameter of tune() must be at most max_iter ({max_iter}): "
-            f"ASHA cannot wait longer than a trial runs. Got {grace_period!r} instead."
-        )
+        must = f"be at most max_iter ({max_iter}): ASHA cannot wait longer than a trial runs"
+        raise TuneError(parameter_error("grace_period", "tune()", must, repr(grace_period)))
     if (
         isinstance(reduction_factor, bool)
         or not isinstance(reduction_factor, int | float)
         or not (reduction_factor > 1)
     ):
-        raise TuneError(
-            "The 'reduction_factor' parameter of tune() must be a number above 1 (ASHA keeps "
-            f"one trial in that many at each rung). Got {reduction_factor!r} instead."
-        )
+        must = "be a number above 1 (ASHA keeps one trial in that many at each rung)"
+        raise TuneError(parameter_error("reduction_factor", "tune()", must, repr(reduction_factor)))
     if isinstance(cv, int) and cv < 2:
-        raise TuneError(f"The 'cv' parameter of tune() must be at least 2. Got {cv!r} instead.")
+        raise TuneError(parameter_error("cv", "tune()", "be at least 2", repr(cv)))
     if scheduler == "asha" and not is_iterative(estimator):
         raise TuneError(
             "scheduler='asha' stops trials early, which needs an estimator that trains in "
@@ -114,7 +108,7 @@ def split_target(frame: pd.DataFrame, target: str | None, source: str) -> tuple[
     if target not in frame.columns:
         raise TuneError(
             f"The target column '{target}' is not in {source}. "
-            f"Its columns are: {', '.join(map(str, frame.columns))}."
+            f"Its columns are: {listing(frame.columns, LISTED)}."
         )
     return frame.drop(columns=[target]), frame[target]
 
@@ -124,8 +118,8 @@ def _one_of(label: str, value: Any, allowed: list[Any]) -> None:
         return
     shown = [a for a in allowed if isinstance(a, str)]
     close = difflib.get_close_matches(str(value), shown, n=3)
-    listing = close if close and len(allowed) > 10 else allowed
-    raise TuneError(
-        f"The '{label}' parameter of tune() must be one of {listing!r}"
-        f"{' (closest matches)' if listing is close else ''}. Got {value!r} instead."
-    )
+    if close and len(allowed) > 10:  # of a long list (the scorers) the closest say more
+        must = f"be one of {close!r} (closest matches)"
+    else:
+        must = f"be one of {allowed!r}"
+    raise TuneError(parameter_error(label, "tune()", must, repr(value)))

@@ -10,10 +10,12 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
+from mlops_lab.errors import LabError, parameter_error
+
 GRID_KEY = "grid_search"
 
 
-class TuneError(ValueError):
+class TuneError(LabError, ValueError):
     """A tuning request is wrong; raised before any trial starts."""
 
 
@@ -24,10 +26,8 @@ def check_space(estimator: BaseEstimator, space: Mapping[str, Any], search: str)
         TuneError: naming the parameter and the closest parameter names.
     """
     if not isinstance(space, Mapping) or not space:
-        raise TuneError(
-            "The 'param_space' parameter of tune() must be a non-empty dict of "
-            f"parameter -> values. Got {space!r} instead."
-        )
+        must = "be a non-empty dict of parameter -> values"
+        raise TuneError(parameter_error("param_space", "tune()", must, repr(space)))
     known = sorted(estimator.get_params(deep=True))
     for name, values in space.items():
         if name not in known:

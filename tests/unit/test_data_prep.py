@@ -13,8 +13,8 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from mlops_lab._json import canonical_json
 from mlops_lab.data import DatasetError
-from mlops_lab.data._json import dumps
 from mlops_lab.data._prep import apply_prep, describe_prep
 
 
@@ -64,7 +64,7 @@ def test_params_that_are_not_json_are_named_or_repr() -> None:
     description = describe_prep(FunctionTransformer(drop_small, kw_args={"x": np.nan}), "register")
     assert description["params"]["func"] == f"{__name__}.drop_small"  # type: ignore[index]
     assert description["params"]["kw_args"] == {"x": None}  # type: ignore[index]
-    dumps(description)
+    canonical_json(description)
 
 
 def test_a_callable_is_described_by_module_name_and_source_hash() -> None:

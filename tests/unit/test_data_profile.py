@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from hypothesis import given
 
+from mlops_lab._json import canonical_json
 from mlops_lab.data._codec import reference_sample
-from mlops_lab.data._json import dumps
 from mlops_lab.data._profile import profile_column, profile_of, schema_of
 
 
@@ -74,7 +74,7 @@ def test_columns_without_values_profile_to_nulls() -> None:
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=50))
 def test_every_profile_is_strict_json(values: list[float]) -> None:
     """NaN and infinities never reach the stored JSON (DuckDB refuses them)."""
-    text = dumps(profile_of(pd.DataFrame({"x": values, "s": [str(v) for v in values]})))
+    text = canonical_json(profile_of(pd.DataFrame({"x": values, "s": [str(v) for v in values]})))
     assert json.loads(text)["x"]["count"] == sum(not np.isnan(v) for v in values)
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 
-from mlops_lab._text import encodable_value
+from mlops_lab._json import encodable_value
 from mlops_lab.store import BadDataError, SchemaError
 from mlops_lab.store._batch import TableSpec, conform, to_arrow
 from mlops_lab.store._dead_letters import dead_letter, refused_lines

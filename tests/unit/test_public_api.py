@@ -17,7 +17,7 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 def test_dir_is_the_public_surface() -> None:
     """dir(mlops_lab) lists the public names only."""
-    assert set(dir(mlops_lab)) >= {"connect", "Lab", "Store", "StoreClient", "TuneRun"}
+    assert set(dir(mlops_lab)) >= {"connect", "Lab", "LabError", "Store", "StoreClient", "TuneRun"}
     assert "annotations" not in dir(mlops_lab)
 
 

@@ -17,8 +17,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from mlops_lab._json import json_or_repr
 from mlops_lab.registry import ModelVersion, RegistryError
-from mlops_lab.registry._metadata import check_metrics, json_safe, model_params
+from mlops_lab.registry._metadata import check_metrics, model_params
 from mlops_lab.registry._names import check_alias, check_name, parse_dataset, parse_ref
 from mlops_lab.registry._signature import (
     default_background,
@@ -114,20 +115,20 @@ NESTED = st.recursive(
 
 
 @given(NESTED)
-def test_json_safe_values_are_strict_json_and_stable(value: object) -> None:
+def test_json_or_repr_values_are_strict_json_and_stable(value: object) -> None:
     """Anything becomes strict JSON (no NaN), and making it safe again changes nothing."""
-    safe = json_safe(value)
+    safe = json_or_repr(value)
     assert json.loads(json.dumps(safe, allow_nan=False)) == safe
-    assert json_safe(safe) == safe
+    assert json_or_repr(safe) == safe
 
 
-def test_json_safe_keeps_what_json_can_hold_and_reprs_the_rest() -> None:
+def test_json_or_repr_keeps_what_json_can_hold_and_reprs_the_rest() -> None:
     """Numpy numbers become Python numbers; estimators and NaN become text."""
     value = {"C": np.float64(0.5), "steps": ("scale", None), "est": SVC(), "nan": math.nan}
-    assert json_safe(value) == {"C": 0.5, "steps": ["scale", None], "est": "SVC()", "nan": "nan"}
+    assert json_or_repr(value) == {"C": 0.5, "steps": ["scale", None], "est": "SVC()", "nan": "nan"}
 
 
-def test_default_params_are_the_models_own_made_json_safe() -> None:
+def test_default_params_are_the_models_own_made_json_or_repr() -> None:
     """Without params, a Pipeline's shallow parameters are stored, steps as text."""
     pipeline = make_pipeline(StandardScaler(), LogisticRegression())
     params = model_params(pipeline, None)

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlops_lab._json import strict_json
 from mlops_lab.protocol import (
     RequestError,
-    json_value,
     parse_feedback,
     parse_infer,
     parse_instances,
@@ -141,6 +141,6 @@ def test_predictions_of_objects_are_strict_json() -> None:
 
 
 @given(value=JSON)
-def test_json_value_makes_anything_strict(value) -> None:
+def test_strict_json_makes_anything_strict(value) -> None:
     """Every JSON value, NaN and surrogates included, writes as strict UTF-8 JSON."""
-    strict(json_value(value))
+    strict(strict_json(value))

@@ -7,7 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlops_lab._text import encodable, encodable_value
+from mlops_lab._json import encodable_value
+from mlops_lab._text import encodable
 
 # Any code point, lone surrogates included: what json.loads can hand the lab.
 _any_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF))
