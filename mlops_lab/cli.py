@@ -9,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_lab.config import ConfigError, load_settings
+from mlops_lab.config import load_settings
+from mlops_lab.errors import LabError
 from mlops_lab.runtime import LabNotRunningError, connect
-from mlops_lab.store import Store, StoreError
+from mlops_lab.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabNotRunningError as exc:
         print(exc, file=sys.stderr)
         return 1
-    except (StoreError, ConfigError) as exc:
+    except LabError as exc:  # bad input, or a state the user can change
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
