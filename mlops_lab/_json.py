@@ -10,7 +10,8 @@ Where a value goes decides what JSON may hold of it, so there is one rule for ea
   hashed. Non-finite floats are ``null``, dates ISO text, classes and functions their dotted
   name (a repr's memory address would change the text every run), anything else its repr.
 - :func:`encodable_value`: text from the outside. Every string, keys included, is made
-  encodable, and nothing else is touched.
+  encodable, and nothing else is touched. JSON text that :func:`may_escape_surrogate` says
+  holds no surrogate escape decodes to values that need no such walk.
 
 They walk dicts, lists and tuples (tuples become lists) in one way, :func:`_rebuilt`, and
 differ only in what they make of a single value. This module imports numpy and pandas, and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +35,9 @@ from mlops_lab._text import encodable
 # Larger arrays (initial weights, fitted-looking parameters) are summarised by their repr
 # rather than stored element by element in every row.
 _MAX_ARRAY_SIZE = 1000
+# A lone UTF-16 surrogate reaches decoded JSON only through an escape \uD800-\uDFFF.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode("ascii"))
 
 
 def strict_json(value: Any) -> Any:
@@ -86,6 +91,21 @@ def encodable_value(value: Any) -> Any:
         {'\\ud800': ['ok', '\\udfff']}
     """
     return _rebuilt(value, _encodable_scalar, _encodable_scalar)
+
+
+def may_escape_surrogate(text: str | bytes) -> bool:
+    r"""Whether JSON ``text`` holds an escape of a UTF-16 surrogate (``\ud800``-``\udfff``).
+
+    Only such an escape decodes to a string UTF-8 cannot encode, so the values of JSON
+    without one need no :func:`encodable_value` walk.
+
+    Example:
+        >>> may_escape_surrogate(b'{"k": "\\ud800"}'), may_escape_surrogate('{"k": "\\u00e9"}')
+        (True, False)
+    """
+    if isinstance(text, bytes):
+        return _SURROGATE_ESCAPE_BYTES.search(text) is not None
+    return _SURROGATE_ESCAPE.search(text) is not None
 
 
 def canonical_json(value: Any) -> str:

@@ -8,16 +8,13 @@ response, message or log row could hold. The JSON rules are those of :mod:`mlops
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from mlops_lab._json import encodable_value, strict_json
+from mlops_lab._json import encodable_value, may_escape_surrogate, strict_json
 from mlops_lab.protocol._errors import refuse
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def read_json(body: bytes, *, max_bytes: int) -> Any:
@@ -42,8 +39,7 @@ def read_json(body: bytes, *, max_bytes: int) -> Any:
         )
     try:
         payload = json.loads(body.decode("utf-8"))
-        # Only a \uD800-\uDFFF escape makes a lone surrogate: skip the walk without one.
-        return encodable_value(payload) if _SURROGATE_ESCAPE.search(body) else payload
+        return encodable_value(payload) if may_escape_surrogate(body) else payload
     except UnicodeDecodeError as exc:
         problem = f"byte {exc.start}, which is not UTF-8"
     except json.JSONDecodeError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab._json import encodable_value
+from mlops_lab._json import encodable_value, may_escape_surrogate
 from mlops_lab.store._errors import SchemaError
 
 
@@ -129,9 +129,8 @@ def decode_row(line: bytes) -> dict[str, Any]:
         except UnicodeDecodeError:  # raw surrogates, as JSON reads bytes: they are escaped
             text, raw_surrogates = line.decode("utf-8", "surrogatepass"), True
         row, tags = json.loads(text)
-        # Only a line holding a \u escape can hold a lone surrogate; encode_row writes none
-        # but for control characters, so rows of this version are rarely walked.
-        if raw_surrogates or "\\u" in text:
+        # encode_row writes no surrogate escape, so rows of this version are not walked.
+        if raw_surrogates or may_escape_surrogate(text):
             row, tags = encodable_value(row), encodable_value(tags)
         for key, tag in tags.items():
             row[key] = _DECODERS[tag](row[key])

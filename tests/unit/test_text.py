@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from mlops_lab._json import encodable_value
+from mlops_lab._json import encodable_value, may_escape_surrogate
 from mlops_lab._text import encodable
 
 # Any code point, lone surrogates included: what json.loads can hand the lab.
@@ -46,3 +46,22 @@ def test_strings_from_json_escapes_are_made_encodable() -> None:
     """A body holding an escaped lone surrogate reads back as encodable text."""
     value = json.loads('{"instances": [{"\\ud800": "\\udfff"}]}')
     assert encodable_value(value) == {"instances": [{"\\ud800": "\\udfff"}]}
+
+
+# Text built from pieces that make a sniff go wrong if it can: surrogates, astral characters,
+# backslashes and the letters of an escape.
+_tricky_text = st.lists(
+    st.sampled_from(["a", "é", "\ud800", "\udfff", "\U0001f600", "\\", "u", "d8", "\n"])
+).map("".join)
+
+
+@given(st.lists(_tricky_text | _any_text, max_size=4), st.booleans())
+def test_json_without_a_surrogate_escape_decodes_to_encodable_text(
+    value: list[str], ascii_only: bool
+) -> None:
+    """The sniff that lets a reader skip the walk never misses a lone surrogate."""
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assume(encodable(text) == text)  # what reaches a reader is UTF-8 (bytes or a line)
+    if not may_escape_surrogate(text):
+        assert encodable_value(json.loads(text)) == json.loads(text)
+    assert may_escape_surrogate(text.encode("utf-8")) == may_escape_surrogate(text)
