@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -23,7 +23,9 @@ from mlops_lab._options import (
     flag_values,
 )
 from mlops_lab.errors import LabError
-from mlops_lab.runtime import Lab, current_lab
+
+if TYPE_CHECKING:
+    from mlops_lab.runtime import Lab
 
 SUBCOMMANDS = (
     "status", "sql", "datasets", "models", "tune", "deploy", "split", "canary", "shadow",
@@ -148,6 +150,9 @@ class MlopsMagics(Magics):
             raise UsageError(str(exc)) from None
 
     def _lab(self) -> Lab:
+        # The runtime (Ray, Serve) loads on the first %mlops, not with the extension.
+        from mlops_lab.runtime import current_lab
+
         return current_lab()
 
     def _status(self, rest: str, cell: str) -> Any:

@@ -4,6 +4,8 @@ a mistake in them is a UsageError with the usage."""
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -133,3 +135,13 @@ def test_help_shows_each_subcommand_with_the_declared_flags_and_defaults() -> No
         for option in group:
             shown = option.flag is not None
             assert (f"--{option.name.replace('_', '-')}" in doc) == shown, option.name
+
+
+def test_the_magics_load_without_the_runtime() -> None:
+    """Loading the magics (and so their parsers) loads neither Ray nor DuckDB: the runtime
+    loads on the first %mlops."""
+    probe = "import sys, mlops_lab.magics; print(sorted({'ray', 'duckdb'} & set(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert loaded.stdout.strip().splitlines()[-1] == "[]"
