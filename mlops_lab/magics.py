@@ -5,14 +5,27 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from mlops_lab._options import (
+    BANDIT,
+    CANARY,
+    DEPLOY,
+    TUNE,
+    OptionGroup,
+    add_flags,
+    flag_help,
+    flag_usage,
+    flag_values,
+)
 from mlops_lab.errors import LabError
-from mlops_lab.runtime import Lab, current_lab
+
+if TYPE_CHECKING:
+    from mlops_lab.runtime import Lab
 
 SUBCOMMANDS = (
     "status", "sql", "datasets", "models", "tune", "deploy", "split", "canary", "shadow",
@@ -32,21 +45,8 @@ class _Parser(argparse.ArgumentParser):
 def _tune_parser() -> _Parser:
     parser = _Parser(prog="%mlops tune", add_help=False)
     parser.add_argument("estimator", help="name of an estimator variable in the notebook")
-    parser.add_argument("--dataset", required=True, help="registered dataset, 'name[@version]'")
     parser.add_argument("--space", help="parameter space (a dict expression); or the cell body")
-    parser.add_argument("--metric", default="accuracy")
-    parser.add_argument("--mode", default="max", choices=("max", "min"))
-    parser.add_argument("--search", default="grid", choices=("grid", "random"))
-    parser.add_argument("--num-samples", type=int, default=10)
-    parser.add_argument("--cv", type=int, default=3)
-    parser.add_argument("--scheduler", choices=("asha",))
-    parser.add_argument("--max-iter", type=int, default=10)
-    parser.add_argument("--grace-period", type=int, default=1)
-    parser.add_argument("--reduction-factor", type=float, default=3)
-    parser.add_argument("--max-concurrent", type=int)
-    parser.add_argument("--target")
-    parser.add_argument("--name")
-    parser.add_argument("--background", action="store_true")
+    add_flags(parser, TUNE)
     return parser
 
 
@@ -55,20 +55,69 @@ def _deploy_parser(subcommand: str) -> _Parser:
     parser.add_argument("endpoint", help="the endpoint's name")
     if subcommand == "deploy":
         parser.add_argument("model", help="'name@alias' or 'name@version'")
-        parser.add_argument("--replicas", type=int, default=1)
-        parser.add_argument("--trusted", nargs="*", default=[])
+        add_flags(parser, DEPLOY)
     elif subcommand in ("split", "shadow", "bandit"):
         parser.add_argument("models", nargs="*", help="model versions (split: 'name@1=0.9')")
     elif subcommand == "canary":
         parser.add_argument("action", help="a model version, or advance|rollback|promote")
-        parser.add_argument("--steps", default="0.05,0.25,0.5,1.0")
+        add_flags(parser, CANARY)
     elif subcommand == "feedback":
         parser.add_argument("data", help="a DataFrame variable: request_id, truth and/or reward")
     if subcommand == "bandit":
-        parser.add_argument("--policy", default="thompson")
-        parser.add_argument("--reward", default="accuracy", choices=("accuracy", "reward"))
+        add_flags(parser, BANDIT)
         parser.add_argument("--param", nargs="*", default=[], help="policy parameters: gamma=0.95")
     return parser
+
+
+_WIDTH = 92  # of the usage lines in %mlops?
+
+
+def _usage(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """Write the usage of %mlops into its docstring, the options' flags from their declaration."""
+    lines = [
+        magic.__doc__ or "",
+        "",
+        "Subcommands:",
+        "  %mlops status              the runtime, the store and the endpoints",
+        "  %mlops sql SELECT ...      one read-only SQL query on the store; returns a DataFrame",
+        "  %%mlops sql                the query in the cell body",
+        "  %mlops datasets            registered datasets, newest first",
+        "  %mlops models [NAME]       registered model versions with their aliases",
+        *_wrapped("%mlops tune EST --space '{\"max_depth\": [3, 5]}'", TUNE),
+        "  %%mlops tune EST --dataset D    with the parameter space in the cell body",
+        *_wrapped("%mlops deploy EP MODEL", DEPLOY, "serve a model version at /EP"),
+        "  %mlops split EP a@1=0.9 b@2=0.1         a fixed split of traffic",
+        *_wrapped("%mlops canary EP MODEL", CANARY),
+        "  %mlops canary EP advance|rollback|promote",
+        "  %mlops shadow EP [MODEL ...]            shadow models (none: stop shadowing)",
+        *_wrapped("%mlops bandit EP a@1 b@2", BANDIT, "", "[--param gamma=0.95 ...]"),
+        "  %mlops feedback EP FRAME                a DataFrame: request_id, truth/reward",
+        "  %mlops endpoints                        the running endpoints and their routes",
+        "  %mlops undeploy EP",
+    ]
+    for group, name in ((TUNE, "tune"), (DEPLOY, "deploy"), (CANARY, "canary"), (BANDIT, "bandit")):
+        lines += ["", f"Options of {name}:", *flag_help(group)]
+    lines += [
+        "",
+        "Examples:",
+        "  %mlops sql SELECT endpoint, count(*) AS n FROM requests GROUP BY endpoint",
+        "  %mlops tune forest --dataset churn --space '{\"max_depth\": [4, 8, None]}'",
+    ]
+    magic.__doc__ = "\n".join(lines)
+    return magic
+
+
+def _wrapped(head: str, group: OptionGroup, what: str = "", extra: str = "") -> list[str]:
+    """A subcommand's usage: its arguments, then its flags (never split), then what it does."""
+    lines = ["  " + head]
+    for part in [*flag_usage(group), *([extra] if extra else [])]:
+        if len(lines[-1]) + 1 + len(part) > _WIDTH:
+            lines.append(" " * 13 + part)
+        else:
+            lines[-1] += " " + part
+    if what and len(lines) == 1 and len(lines[0]) + 2 + len(what) <= _WIDTH:
+        return [f"{lines[0]:<40}  {what}"]
+    return lines + ([" " * 13 + what] if what else [])
 
 
 @magics_class
@@ -78,36 +127,10 @@ class MlopsMagics(Magics):
     @magic_arguments()
     @argument("subcommand", choices=SUBCOMMANDS, help="What to do: " + ", ".join(SUBCOMMANDS))
     @argument("arguments", nargs="*", help="The subcommand's arguments, e.g. a SQL query.")
+    @_usage
     @line_cell_magic
     def mlops(self, line: str, cell: str | None = None) -> Any:
-        """Work with the lab from a notebook.
-
-        Subcommands:
-          %mlops status              the runtime, the store and the endpoints
-          %mlops sql SELECT ...      one read-only SQL query on the store; returns a DataFrame
-          %%mlops sql                the query in the cell body
-          %mlops datasets            registered datasets, newest first
-          %mlops models [NAME]       registered model versions with their aliases
-          %mlops tune EST --dataset D --space '{"max_depth": [3, 5]}' [--metric M]
-                     [--search grid|random] [--num-samples N] [--cv K] [--scheduler asha]
-                     [--max-iter N] [--grace-period N] [--reduction-factor F]
-                     [--max-concurrent N] [--background]
-          %%mlops tune EST --dataset D    with the parameter space in the cell body
-          %mlops deploy EP MODEL [--replicas N]   serve a model version at /EP
-          %mlops split EP a@1=0.9 b@2=0.1         a fixed split of traffic
-          %mlops canary EP MODEL [--steps 0.05,0.25,0.5,1]
-          %mlops canary EP advance|rollback|promote
-          %mlops shadow EP [MODEL ...]            shadow models (none: stop shadowing)
-          %mlops bandit EP a@1 b@2 [--policy thompson] [--reward accuracy|reward]
-                     [--param gamma=0.95 ...]
-          %mlops feedback EP FRAME                a DataFrame: request_id, truth/reward
-          %mlops endpoints                        the running endpoints and their routes
-          %mlops undeploy EP
-
-        Examples:
-          %mlops sql SELECT endpoint, count(*) AS n FROM requests GROUP BY endpoint
-          %mlops tune forest --dataset churn --space '{"max_depth": [4, 8, None]}'
-        """
+        """Work with the lab from a notebook."""
         subcommand, _, rest = line.strip().partition(" ")
         # Only the subcommand goes through the parser: SQL must reach DuckDB verbatim.
         parse_argstring(self.mlops, subcommand)
@@ -127,6 +150,9 @@ class MlopsMagics(Magics):
             raise UsageError(str(exc)) from None
 
     def _lab(self) -> Lab:
+        # The runtime (Ray, Serve) loads on the first %mlops, not with the extension.
+        from mlops_lab.runtime import current_lab
+
         return current_lab()
 
     def _status(self, rest: str, cell: str) -> Any:
@@ -166,13 +192,7 @@ class MlopsMagics(Magics):
             space = eval(space_text, namespace)  # the user's own expression, in their kernel
         except Exception as exc:
             raise UsageError(f"%mlops tune: the parameter space does not evaluate: {exc}") from None
-        return self._lab().tune(
-            namespace[args.estimator], space, dataset=args.dataset, metric=args.metric,
-            mode=args.mode, search=args.search, num_samples=args.num_samples, cv=args.cv,
-            scheduler=args.scheduler, max_iter=args.max_iter, grace_period=args.grace_period,
-            reduction_factor=args.reduction_factor, max_concurrent=args.max_concurrent,
-            target=args.target, name=args.name, background=args.background,
-        )  # fmt: skip
+        return self._lab().tune(namespace[args.estimator], space, **flag_values(TUNE, args))
 
     def _endpoints(self, rest: str, cell: str) -> Any:
         _no_arguments("endpoints", rest, cell)
@@ -182,8 +202,7 @@ class MlopsMagics(Magics):
         args = _deploy_parser(subcommand).parse_args(shlex.split(rest))
         lab = self._lab()
         if subcommand == "deploy":
-            return lab.deploy(args.endpoint, args.model, replicas=args.replicas,
-                              trusted=args.trusted)  # fmt: skip
+            return lab.deploy(args.endpoint, args.model, **flag_values(DEPLOY, args))
         if subcommand == "feedback":
             namespace = self.shell.user_ns if self.shell is not None else {}
             if args.data not in namespace:
@@ -199,23 +218,21 @@ class MlopsMagics(Magics):
             return endpoint.shadow(*args.models)
         if subcommand == "bandit":
             params = _pairs(args.param, "bandit --param", _number)
-            return endpoint.bandit(args.models, policy=args.policy, reward=args.reward, **params)
+            return endpoint.bandit(args.models, **flag_values(BANDIT, args), **params)
         if args.action in ("advance", "rollback", "promote"):
             return getattr(endpoint, args.action)()
-        return endpoint.canary(args.action, steps=_pairs([args.steps], "canary --steps", None))
+        return endpoint.canary(args.action, **flag_values(CANARY, args))
 
 
-def _pairs(items: list[str], where: str, convert: Callable[[str], Any] | None) -> Any:
-    """'a=1' items as a dict of converted values; with no converter, '0.1,0.5' as floats."""
+def _pairs(items: list[str], where: str, convert: Callable[[str], Any]) -> dict[str, Any]:
+    """'a=1' items as a dict of converted values."""
     try:
-        if convert is None:
-            return [float(part) for part in items[0].split(",")]
         pairs = [item.rsplit("=", 1) for item in items]
         return {key: convert(value) for key, value in pairs}
     except ValueError:
         raise UsageError(
-            f"%mlops {where}: could not read {items!r}. Write 'name@1=0.9' pairs (weights, "
-            "parameters) or '0.05,0.25,1.0' (canary steps)."
+            f"%mlops {where}: could not read {items!r}. Write 'name@1=0.9' pairs (weights) "
+            "or 'gamma=0.95' pairs (parameters)."
         ) from None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import ray
 from sklearn.base import BaseEstimator
 
+from mlops_lab._options import TUNE, resolve
 from mlops_lab._warm import WarmPool
 from mlops_lab.data import Datasets, DatasetVersion
 from mlops_lab.errors import parameter_error
@@ -19,28 +20,24 @@ from mlops_lab.train._space import TuneError
 
 def run_tune(
     store: StoreClient, datasets: Datasets, storage: Path, warm: WarmPool, estimator: BaseEstimator,
-    param_space: dict[str, Any], *, dataset: Any, target: str | None = None,
-    metric: str = "accuracy", mode: str = "max", search: str = "grid", num_samples: int = 10,
-    cv: Any = 3, scheduler: str | None = None, max_concurrent: int | None = None,
-    max_iter: int = 10, grace_period: int = 1, reduction_factor: float = 3,
-    name: str | None = None, background: bool = False,
-    progress: bool = True, seed: int = 0,
+    param_space: dict[str, Any], **given: Any,
 ) -> TuneRun:  # fmt: skip
-    """Search ``param_space`` for ``estimator`` on Ray Tune; see :meth:`mlops_lab.Lab.tune`."""
-    data, ref = _resolve_data(datasets, dataset, target)
-    slots = max_concurrent if max_concurrent is not None else _cluster_cpus()
-    request = build_request(
-        estimator, param_space, data, dataset=ref, metric=metric, mode=mode, search=search,
-        num_samples=num_samples, cv=cv, scheduler=scheduler, max_concurrent=slots,
-        max_iter=max_iter, grace_period=grace_period, reduction_factor=reduction_factor,
-        name=name, seed=seed,
-    )  # fmt: skip
+    """Search ``param_space`` for ``estimator`` on Ray Tune; see :meth:`mlops_lab.Lab.tune`.
+
+    ``given`` holds the options of ``TUNE`` (:mod:`mlops_lab._options`); the others take
+    their declared defaults.
+    """
+    options = resolve(TUNE, given, TuneError, check=False)  # build_request checks the values
+    data, ref = _resolve_data(datasets, options["dataset"], options["target"])
+    if options["max_concurrent"] is None:
+        options["max_concurrent"] = _cluster_cpus()
+    request = build_request(estimator, param_space, data, dataset=ref, options=options)
     run = TuneRun(request, store, storage, warm)
-    if progress:
+    if options["progress"]:
         from mlops_lab.train._progress import attach_progress
 
         attach_progress(run)
-    return run.start(background=background)
+    return run.start(background=options["background"])
 
 
 def _resolve_data(datasets: Datasets, dataset: Any, target: str | None) -> tuple[Any, str | None]:
