@@ -19,7 +19,8 @@ from mlops_lab._text import encodable
 from mlops_lab.protocol import RequestError
 
 if TYPE_CHECKING:
-    from mlops_lab.serve._router import Active, Outcome
+    from mlops_lab.serve._replica import Active
+    from mlops_lab.serve._router import Outcome
 
 # Rows of the error log keep at most this much of a refused body.
 _ERROR_BODY_CHARS = 2000
