@@ -356,27 +356,32 @@ class Router:
             [new_request_id() for _ in decisions], predictions, [d.arm for d in decisions]
         )
         if self.logging:
-            self._log_rows(frame, active, decisions, outcome, shadows, start)
+            self._log(
+                served_rows(
+                    self.endpoint, active, frame, decisions, outcome.request_ids,
+                    outcome.predictions, shadows, _since(start),
+                )
+            )  # fmt: skip
         return outcome
-
-    def _log_rows(
-        self, frame: pd.DataFrame, active: Active, decisions: list[Any], outcome: Outcome,
-        shadows: dict[str, list[Any]], start: float,
-    ) -> None:  # fmt: skip
-        latency = (time.perf_counter() - start) * 1000.0
-        for row in served_rows(self.endpoint, active, frame, decisions, outcome, shadows, latency):
-            self.log.append(row)
 
     def _log_error(self, error: RequestError, body: Any, start: float) -> None:
         if self.logging:
-            latency = (time.perf_counter() - start) * 1000.0
-            self.log.append(refused_row(self.endpoint, self.active, error, body, latency))
+            self._log([refused_row(self.endpoint, self.active, error, body, _since(start))])
+
+    def _log(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.log.append(row)
 
     def _require_active(self) -> Active:
         active = self.active
         if active is None:
             raise _not_ready(self.endpoint)
         return active
+
+
+def _since(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()``): a row's latency."""
+    return (time.perf_counter() - start) * 1000.0
 
 
 def _predict(served: Served, frame: pd.DataFrame) -> list[Any]:
