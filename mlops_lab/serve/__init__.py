@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from mlops_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mlops_lab.serve._endpoint import Endpoint, deploy, endpoint_config, list_endpoints
+    from mlops_lab.serve._deploy import endpoint_config, list_endpoints
+    from mlops_lab.serve._endpoint import Endpoint, deploy
     from mlops_lab.serve._errors import EndpointError
     from mlops_lab.serve._log import LogBuffer, LogStats
     from mlops_lab.serve._views import TrafficView
@@ -23,8 +24,8 @@ _EXPORTS = {
     "LogStats": "mlops_lab.serve._log",
     "TrafficView": "mlops_lab.serve._views",
     "deploy": "mlops_lab.serve._endpoint",
-    "endpoint_config": "mlops_lab.serve._endpoint",
-    "list_endpoints": "mlops_lab.serve._endpoint",
+    "endpoint_config": "mlops_lab.serve._deploy",
+    "list_endpoints": "mlops_lab.serve._deploy",
 }
 
 __all__ = sorted(_EXPORTS)

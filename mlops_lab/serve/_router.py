@@ -76,7 +76,7 @@ class Outcome:
 
 
 class Router:
-    """One endpoint's router; Ray Serve makes it a deployment (see ``_app.py``).
+    """One endpoint's router; Ray Serve makes it a deployment (see ``_deploy.py``).
 
     The router holds the endpoint's current authentication (the digest of its token, from
     ``reconfigure``) and checks it on every call that carries an outside request: its own
