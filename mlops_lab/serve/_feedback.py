@@ -249,7 +249,7 @@ class Learner:
                 value = reward_of(active.routes.reward, prediction, truth, reward)
                 if value is not None:
                     learned.append(Event(request["arm"], value, _context(active, request)))
-            self._forget_before(self._since - 2 * _LOOKBACK)
+            self._forget_old()
         if learned and active.routes.is_bandit:
             with self.replica.lock:
                 active.policy.replay(learned)
@@ -258,8 +258,11 @@ class Learner:
         """Stop reading feedback."""
         self._stop.set()
 
-    def _forget_before(self, cutoff: datetime) -> None:
+    def _forget_old(self) -> None:
+        # Only past 10,000 ids: _since is then a real time (before any feedback it is
+        # datetime.min, which has no time before it).
         if len(self._applied) > 10_000:
+            cutoff = self._since - 2 * _LOOKBACK
             self._applied = {k: t for k, t in self._applied.items() if t >= cutoff}
 
     def _run(self) -> None:

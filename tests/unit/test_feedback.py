@@ -151,3 +151,27 @@ def test_another_replica_learns_what_one_replica_took(
     finally:
         other_learner.stop()
         other.log.close(timeout=5.0)
+
+
+def test_a_repeat_reaching_a_replica_that_never_learned_is_a_duplicate(
+    store: Store, tmp_path: Path
+) -> None:
+    """Feedback another replica stored, sent again to a fresh replica of a split, is a
+    duplicate (not a failure), though this replica has applied no feedback yet."""
+    split = single("m@1")
+    taker = start_replica(store, tmp_path / "taker", split)
+    fresh = start_replica(store, tmp_path / "fresh", split)
+    learners = [Learner(taker, every_s=3600.0), Learner(fresh, every_s=3600.0)]
+    try:
+        for replica, learner in zip([taker, fresh], learners, strict=True):
+            assert replica.active is not None
+            learner.start_routes(replica.active)
+        (request_id,) = serve(taker, ["m@1"], [1])
+        items = feedback({"request_id": request_id, "truth": 1})
+        assert take_feedback(taker, learners[0], items, "api")["received"] == 1
+        answer = take_feedback(fresh, learners[1], items, "api")
+        assert answer == {"received": 0, "duplicates": [request_id]}
+    finally:
+        for replica, learner in zip([taker, fresh], learners, strict=True):
+            learner.stop()
+            replica.log.close(timeout=5.0)
