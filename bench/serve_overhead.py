@@ -72,7 +72,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mlops_lab._warm import cold_runtime_env
-from mlops_lab.serve._endpoint import _run, endpoint_config
+from mlops_lab.serve._deploy import endpoint_config, run_endpoint
 
 # Idle time after each slice, longer than the request log's flush interval (0.2 s), so that
 # a slice's last writes land in the pause instead of in the next target's slice.
@@ -310,7 +310,7 @@ def main() -> None:
 
             def change() -> None:
                 if logging_on[0] != on:
-                    _run("bench", {**config, "log": on}, lab.settings)
+                    run_endpoint("bench", {**config, "log": on}, lab.settings)
                     logging_on[0] = on
 
             return change

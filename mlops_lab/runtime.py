@@ -18,7 +18,8 @@ from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
 from mlops_lab.registry import Registry
-from mlops_lab.serve import Endpoint, deploy, endpoint_config, list_endpoints
+from mlops_lab.serve._deploy import endpoint_config, list_endpoints
+from mlops_lab.serve._endpoint import Endpoint, deploy
 from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
 from mlops_lab.store._store import Params
 from mlops_lab.train import TuneRun, run_tune

@@ -14,17 +14,13 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-import pandas as pd
+from typing import Any
 
 from mlops_lab._text import encodable
 from mlops_lab.protocol import FeedbackItem, RequestError
 from mlops_lab.routing import Event, reward_of
+from mlops_lab.serve._replica import Active, Replica
 from mlops_lab.store import BadDataError, StoreError, StoreUnavailableError
-
-if TYPE_CHECKING:
-    from mlops_lab.serve._router import Active, Router
 
 log = logging.getLogger(__name__)
 
@@ -66,25 +62,29 @@ WHERE r.request_id BETWEEN $1 AND $2 AND list_contains($3::VARCHAR[], r.request_
 """
 
 
-def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dict[str, Any]:
+def take_feedback(
+    replica: Replica, learner: Learner, items: list[FeedbackItem], source: str
+) -> dict[str, Any]:
     """Store feedback on requests this endpoint served, once each, and learn from it.
+
+    ``learner`` (the replica's) learns at once from the feedback on the routes served now.
 
     Raises:
         RequestError: 404 for request ids the endpoint never served, 400 for feedback on a
             refused request or a reward the policy cannot take, 503 while the store is away
             or when it fails to take the feedback.
     """
-    active = router.active
+    active = replica.active
     if active is not None:
         _check_rewards(active, items)
     try:
-        served = _find_requests(router, [item.request_id for item in items])
+        served = _find_requests(replica, [item.request_id for item in items])
         duplicates = {request_id for request_id, row in served.items() if row["has_feedback"]}
         fresh = [item for item in items if item.request_id not in duplicates]
         now = datetime.now(UTC).replace(tzinfo=None)
         if fresh:
             rows = [_feedback_row(item, now, source, served[item.request_id]) for item in fresh]
-            router.store.write({"feedback": rows})
+            replica.store.write({"feedback": rows})
     except StoreUnavailableError as exc:
         raise RequestError(
             503, "store_unavailable", f"The lab's store is away ({encodable(str(exc))}). Send "
@@ -96,7 +96,7 @@ def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dic
             f"({encodable(str(exc))[:500]}). Sending it again will not help: change the value.",
         ) from None  # fmt: skip
     except StoreError as exc:  # the items were checked: the fault is the store's, not theirs
-        log.exception("The store refused feedback for %s", router.endpoint)
+        log.exception("The store refused feedback for %s", replica.endpoint)
         raise RequestError(
             503, "store_error", f"The lab's store could not take the feedback "
             f"({type(exc).__name__}: {encodable(str(exc))[:500]}). Send it again in a moment; "
@@ -108,7 +108,7 @@ def take_feedback(router: Router, items: list[FeedbackItem], source: str) -> dic
             for item in fresh
             if served[item.request_id]["route_id"] == active.routes.route_id
         ]
-        router.learner.apply(active, events)
+        learner.apply(active, events)
     return {"received": len(fresh), "duplicates": sorted(duplicates)}
 
 
@@ -124,19 +124,19 @@ def _check_rewards(active: Active, items: list[FeedbackItem]) -> None:
             )  # fmt: skip
 
 
-def _find_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
+def _find_requests(replica: Replica, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The log rows of ``ids``, waiting briefly for rows still in some replica's buffer."""
-    found = _query_requests(router, ids)
+    found = _query_requests(replica, ids)
     deadline = time.monotonic() + _WAIT_FOR_REQUESTS_S
     while len(found) < len(ids) and time.monotonic() < deadline:
-        router.log.flush(timeout=0.5)
-        found |= _query_requests(router, [i for i in ids if i not in found])
+        replica.log.flush(timeout=0.5)
+        found |= _query_requests(replica, [i for i in ids if i not in found])
         if len(found) < len(ids):
             time.sleep(0.1)
-    others = [i for i in ids if i not in found or found[i]["endpoint"] != router.endpoint]
+    others = [i for i in ids if i not in found or found[i]["endpoint"] != replica.endpoint]
     if others:
         raise RequestError(
-            404, "unknown_request_id", f"The endpoint '{router.endpoint}' served no request "
+            404, "unknown_request_id", f"The endpoint '{replica.endpoint}' served no request "
             f"with the id {others[0]!r}" + (f" (nor {len(others) - 1} more)" if len(others) > 1
             else "") + ". Use the ids from the 'request_ids' of a prediction.",
             field="request_id", expected="an id from a prediction's request_ids",
@@ -152,9 +152,9 @@ def _find_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _query_requests(router: Router, ids: list[str]) -> dict[str, dict[str, Any]]:
+def _query_requests(replica: Replica, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The log rows of ``ids``, each with whether it has feedback already."""
-    rows = router.store.query(_REQUESTS_SQL, [min(ids), max(ids), ids]).to_pylist()
+    rows = replica.store.query(_REQUESTS_SQL, [min(ids), max(ids), ids]).to_pylist()
     return {row["request_id"]: row for row in rows}
 
 
@@ -177,12 +177,12 @@ class Learner:
     """Keeps a replica's bandit up to date with the feedback in the store.
 
     Args:
-        router: The replica's router.
+        replica: The replica's state: its endpoint, store, routes and policy lock.
         every_s: Seconds between reads of new feedback.
     """
 
-    def __init__(self, router: Router, every_s: float = 1.0) -> None:
-        self.router = router
+    def __init__(self, replica: Replica, every_s: float = 1.0) -> None:
+        self.replica = replica
         self.every_s = every_s
         self._lock = threading.Lock()
         self._route = ""
@@ -209,22 +209,23 @@ class Learner:
     def catch_up(self, active: Active) -> None:
         """Learn from feedback stored since the last read (all of it for new routes)."""
         since = self._since - _LOOKBACK if self._since > datetime.min else datetime.min
-        window = [self.router.endpoint, active.routes.route_id, since]
+        store = self.replica.store
+        window = [self.replica.endpoint, active.routes.route_id, since]
         if since == datetime.min:  # a first read: every row of the window
-            rows = self.router.store.query(_ALL_EVENTS_SQL, window).to_pylist()
+            rows = store.query(_ALL_EVENTS_SQL, window).to_pylist()
         else:
-            stored = self.router.store.query(_COUNT_SQL, window).column("n")[0].as_py()
+            stored = store.query(_COUNT_SQL, window).column("n")[0].as_py()
             with self._lock:
                 applied = sum(1 for when in self._applied.values() if when >= since)
             if stored == applied:
                 return
-            ids = self.router.store.query(_IDS_SQL, window).column("feedback_id").to_pylist()
+            ids = store.query(_IDS_SQL, window).column("feedback_id").to_pylist()
             with self._lock:
                 new = [feedback_id for feedback_id in ids if feedback_id not in self._applied]
             if not new:
                 return
             bounds = [min(new), max(new), new]  # a feedback id is its request id
-            rows = self.router.store.query(_NEW_EVENTS_SQL, [*window, *bounds]).to_pylist()
+            rows = store.query(_NEW_EVENTS_SQL, [*window, *bounds]).to_pylist()
         self.apply(
             active,
             [
@@ -248,22 +249,25 @@ class Learner:
                 value = reward_of(active.routes.reward, prediction, truth, reward)
                 if value is not None:
                     learned.append(Event(request["arm"], value, _context(active, request)))
-            self._forget_before(self._since - 2 * _LOOKBACK)
+            self._forget_old()
         if learned and active.routes.is_bandit:
-            with self.router.lock:
+            with self.replica.lock:
                 active.policy.replay(learned)
 
     def stop(self) -> None:
         """Stop reading feedback."""
         self._stop.set()
 
-    def _forget_before(self, cutoff: datetime) -> None:
+    def _forget_old(self) -> None:
+        # Only past 10,000 ids: _since is then a real time (before any feedback it is
+        # datetime.min, which has no time before it).
         if len(self._applied) > 10_000:
+            cutoff = self._since - 2 * _LOOKBACK
             self._applied = {k: t for k, t in self._applied.items() if t >= cutoff}
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            active = self.router.active
+            active = self.replica.active
             if active is None or not active.routes.is_bandit:
                 continue
             try:
@@ -272,20 +276,11 @@ class Learner:
                 log.warning("New feedback could not be read: %s", exc)
 
 
-def context_columns(inputs: list[dict[str, Any]]) -> list[str]:
-    """The numeric features, which contextual policies read."""
-    return [
-        spec["name"]
-        for spec in inputs
-        if spec.get("dtype") is None or pd.api.types.pandas_dtype(spec["dtype"]).kind in "iuf"
-    ]
-
-
 def _context(active: Active, request: dict[str, Any]) -> tuple[float, ...] | None:
     if not active.policy.contextual:
         return None
     features = _loads(request["features"])
-    return tuple(float(features[name]) for name in context_columns(active.inputs))
+    return tuple(float(features[name]) for name in active.contexts)
 
 
 def _loads(text: Any) -> Any:

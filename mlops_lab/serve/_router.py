@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -41,9 +40,8 @@ from mlops_lab.protocol import (
     split_body,
     to_json_values,
 )
-from mlops_lab.routing import Policy
 from mlops_lab.routing._rollout import Routes
-from mlops_lab.serve._feedback import Learner, context_columns, take_feedback
+from mlops_lab.serve._feedback import Learner, take_feedback
 from mlops_lab.serve._http import (
     error_response,
     json_response,
@@ -53,6 +51,7 @@ from mlops_lab.serve._http import (
 )
 from mlops_lab.serve._log import LogBuffer
 from mlops_lab.serve._models import Models, Served
+from mlops_lab.serve._replica import Active, Replica
 from mlops_lab.serve._rows import new_request_id, refused_row, served_rows
 from mlops_lab.store._actor import ActorStore, find_store_actor
 
@@ -67,18 +66,6 @@ class Limits:
     max_instances: int = 10_000
 
 
-@dataclass(frozen=True)
-class Active:
-    """The routes a replica serves now, with their policy and loaded models."""
-
-    routes: Routes
-    policy: Policy
-    models: dict[str, Served]
-    inputs: list[dict[str, Any]]
-    signature: dict[str, Any]
-    contexts: list[str]  # the features a contextual policy reads
-
-
 @dataclass
 class Outcome:
     """What a batch of instances got: predictions and how each was routed."""
@@ -89,7 +76,7 @@ class Outcome:
 
 
 class Router:
-    """One endpoint's router; Ray Serve makes it a deployment (see ``_app.py``).
+    """One endpoint's router; Ray Serve makes it a deployment (see ``_deploy.py``).
 
     The router holds the endpoint's current authentication (the digest of its token, from
     ``reconfigure``) and checks it on every call that carries an outside request: its own
@@ -97,6 +84,9 @@ class Router:
     request's headers. The Python API's calls (:meth:`predict_payload`, :meth:`feedback`,
     :meth:`describe`, :meth:`flush`) come through a deployment handle from inside the lab's
     Ray cluster, which has token authentication of its own, and are trusted.
+
+    What feedback and learning need (the store, the request log, the routes served now and
+    the policy's lock) is the router's :class:`Replica`, which it hands to them.
 
     Args:
         endpoint: The endpoint's name; its HTTP routes live under ``/<endpoint>``.
@@ -110,7 +100,6 @@ class Router:
         handle = find_store_actor(namespace)
         if handle is None:
             raise RuntimeError(f"The lab's store actor is not running in '{namespace}'.")
-        self.store = ActorStore(handle, timeout=10.0)
         # A short timeout: while the store is away, log rows go to disk instead of waiting.
         # Rows are written once a second: a store transaction costs about 10 ms of CPU
         # whatever its size, which more frequent writes would take from the requests.
@@ -118,13 +107,17 @@ class Router:
             ActorStore(handle, timeout=0.5), "requests", spill_dir=Path(spill_dir),
             flush_every_s=1.0,
         )  # fmt: skip
+        self.replica = Replica(endpoint, ActorStore(handle, timeout=10.0), self.log)
         self.models = Models(ActorStore(handle, timeout=60.0))
         self.limits = Limits()
         self.logging = True
         self.auth: str | None = None  # the SHA-256 of the token HTTP clients must send
-        self.lock = threading.Lock()  # guards the policy: requests choose, feedback updates
-        self.active: Active | None = None
-        self.learner = Learner(self)
+        self.learner = Learner(self.replica)
+
+    @property
+    def active(self) -> Active | None:
+        """The routes served now (the replica's), None until the first ``reconfigure``."""
+        return self.replica.active
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """Take new routes (and limits); requests in flight finish on the old ones."""
@@ -136,16 +129,12 @@ class Router:
         if current is not None and current.routes == routes:
             return
         models = self.models.load(routes.models, config.get("trust", {}))
-        first = models[routes.arms[0]]
         # A change of shadows alone keeps the routes' id, and what the policy learned.
         kept = current.policy if current and current.routes.route_id == routes.route_id else None
-        active = Active(
-            routes, kept or routes.make_policy(), models, first.inputs, first.signature,
-            context_columns(first.inputs),
-        )  # fmt: skip
+        active = Active.of(routes, kept or routes.make_policy(), models)
         if kept is None:
             self.learner.start_routes(active)
-        self.active = active
+        self.replica.active = active
 
     def __del__(self) -> None:
         # Ray Serve calls __del__ when it stops a replica gracefully: send what is left.
@@ -198,7 +187,9 @@ class Router:
                 raise body
             payload = read_json(body, max_bytes=self.limits.max_body_bytes)
             items = parse_feedback(payload, max_items=self.limits.max_instances)
-            answer = await asyncio.to_thread(take_feedback, self, items, "http")
+            answer = await asyncio.to_thread(
+                take_feedback, self.replica, self.learner, items, "http"
+            )
         except RequestError as error:
             return error_response(error)
         return json_response(answer)
@@ -219,7 +210,7 @@ class Router:
         """The endpoint's routes, the policy's statistics and the log's counts."""
         active = self.active
         stats = self.log.stats()
-        with self.lock:
+        with self.replica.lock:
             learned = active.policy.stats() if active is not None else {}
         return {
             "endpoint": self.endpoint,
@@ -333,7 +324,7 @@ class Router:
         items = encodable_value(items)
         try:
             parsed = parse_feedback(items, max_items=max(len(items), 1))
-            return {"status": 200, **take_feedback(self, parsed, source)}
+            return {"status": 200, **take_feedback(self.replica, self.learner, parsed, source)}
         except RequestError as error:
             return {"status": error.status, **error.body()}
 
@@ -349,7 +340,7 @@ class Router:
         contexts = None
         if active.policy.contextual:
             contexts = frame[active.contexts].to_numpy(dtype=float)
-        with self.lock:
+        with self.replica.lock:
             decisions = [
                 active.policy.choose(routes.arms, None if contexts is None else contexts[i])
                 for i in range(len(frame))
@@ -365,27 +356,32 @@ class Router:
             [new_request_id() for _ in decisions], predictions, [d.arm for d in decisions]
         )
         if self.logging:
-            self._log_rows(frame, active, decisions, outcome, shadows, start)
+            self._log(
+                served_rows(
+                    self.endpoint, active, frame, decisions, outcome.request_ids,
+                    outcome.predictions, shadows, _since(start),
+                )
+            )  # fmt: skip
         return outcome
-
-    def _log_rows(
-        self, frame: pd.DataFrame, active: Active, decisions: list[Any], outcome: Outcome,
-        shadows: dict[str, list[Any]], start: float,
-    ) -> None:  # fmt: skip
-        latency = (time.perf_counter() - start) * 1000.0
-        for row in served_rows(self.endpoint, active, frame, decisions, outcome, shadows, latency):
-            self.log.append(row)
 
     def _log_error(self, error: RequestError, body: Any, start: float) -> None:
         if self.logging:
-            latency = (time.perf_counter() - start) * 1000.0
-            self.log.append(refused_row(self.endpoint, self.active, error, body, latency))
+            self._log([refused_row(self.endpoint, self.active, error, body, _since(start))])
+
+    def _log(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.log.append(row)
 
     def _require_active(self) -> Active:
         active = self.active
         if active is None:
             raise _not_ready(self.endpoint)
         return active
+
+
+def _since(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()``): a row's latency."""
+    return (time.perf_counter() - start) * 1000.0
 
 
 def _predict(served: Served, frame: pd.DataFrame) -> list[Any]:

@@ -1,4 +1,4 @@
-"""The request log's rows: one per instance served, one per request refused.
+"""The request log's rows: one per instance served, one per request refused, one builder.
 
 Every text in a row can be encoded: the row of a refused request quotes what was sent and
 why it was refused, and the router's input is made encodable where it enters (``read_json``,
@@ -19,7 +19,10 @@ from mlops_lab._text import encodable
 from mlops_lab.protocol import RequestError
 
 if TYPE_CHECKING:
-    from mlops_lab.serve._router import Active, Outcome
+    from mlops_lab.routing import Decision
+    from mlops_lab.routing._rollout import Routes
+    from mlops_lab.serve._models import Served
+    from mlops_lab.serve._replica import Active
 
 # Rows of the error log keep at most this much of a refused body.
 _ERROR_BODY_CHARS = 2000
@@ -31,59 +34,81 @@ def new_request_id() -> str:
 
 
 def served_rows(
-    endpoint: str, active: Active, frame: pd.DataFrame, decisions: list[Any], outcome: Outcome,
-    shadows: dict[str, list[Any]], latency_ms: float,
+    endpoint: str, active: Active, frame: pd.DataFrame, decisions: list[Decision],
+    request_ids: list[str], predictions: list[Any], shadows: dict[str, list[Any]],
+    latency_ms: float,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """The rows of the instances of one request, each with its arm and propensity."""
+    """The rows of the instances of one request, each with its arm and propensity.
+
+    ``predictions`` and each shadow's outputs (by arm) are JSON values already
+    (``to_json_values``: null for NaN), one per instance, as are the request ids.
+    """
     now = _now()
     features = _records(frame)
-    rows = []
-    for i, decision in enumerate(decisions):
-        served = active.models[decision.arm]
-        rows.append(
-            {
-                "request_id": outcome.request_ids[i],
-                "time": now,
-                "endpoint": endpoint,
-                "model": served.name,
-                "model_version": served.version,
-                "arm": decision.arm,
-                "propensity": decision.propensity,
-                "policy": active.routes.policy,
-                "features": features[i],
-                # JSON text: predictions of one batch need not share a type. They are
-                # JSON values already (to_json_values: null for NaN), so the text is JSON.
-                "prediction": json.dumps(outcome.predictions[i]),
-                "latency_ms": latency_ms,
-                "status": 200,
-                "error": None,
-                "shadow": {arm: values[i] for arm, values in shadows.items()} or None,
-                "route_id": active.routes.route_id,
-            }
+    return [
+        request_row(
+            request_ids[i], now, endpoint, active.routes, status=200, latency_ms=latency_ms,
+            features=features[i], served=active.models[decision.arm], decision=decision,
+            # JSON text: predictions of one batch need not share a type.
+            prediction=json.dumps(predictions[i]),
+            shadow={arm: values[i] for arm, values in shadows.items()} or None,
         )
-    return rows
+        for i, decision in enumerate(decisions)
+    ]  # fmt: skip
 
 
 def refused_row(
     endpoint: str, active: Active | None, error: RequestError, body: Any, latency_ms: float
 ) -> dict[str, Any]:
     """The row of a refused request: its status, the error, and the start of its body."""
+    return request_row(
+        new_request_id(), _now(), endpoint, None if active is None else active.routes,
+        status=error.status, latency_ms=latency_ms, features={"body": _received(body)},
+        error=encodable(f"{error.code}: {error.message}"),
+    )  # fmt: skip
+
+
+def request_row(
+    request_id: str, time: datetime, endpoint: str, routes: Routes | None, *, status: int,
+    latency_ms: float, features: Any, served: Served | None = None,
+    decision: Decision | None = None, prediction: str | None = None,
+    shadow: dict[str, Any] | None = None, error: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One row of the request log, as the ``requests`` table holds it.
+
+    Every row is built here, an instance served or a request refused, so each column is
+    spelled once. A refused request has no model, arm, propensity or prediction.
+
+    Args:
+        request_id: The row's key (``new_request_id``).
+        time: When the request was answered (naive UTC).
+        endpoint: The endpoint's name.
+        routes: The routes served then (their policy and id), None before the first.
+        status: The HTTP status answered: 200, or the refusal's.
+        latency_ms: The time from the request's arrival to its answer.
+        features: The instance's features by name, or what a refused request sent.
+        served: The model version that predicted.
+        decision: The policy's choice: the arm and its propensity.
+        prediction: The prediction as JSON text.
+        shadow: Each shadow arm's output for this instance.
+        error: Why the request was refused.
+    """
     return {
-        "request_id": new_request_id(),
-        "time": _now(),
+        "request_id": request_id,
+        "time": time,
         "endpoint": endpoint,
-        "model": None,
-        "model_version": None,
-        "arm": None,
-        "propensity": None,
-        "policy": None if active is None else active.routes.policy,
-        "features": {"body": _received(body)},
-        "prediction": None,
+        "model": None if served is None else served.name,
+        "model_version": None if served is None else served.version,
+        "arm": None if decision is None else decision.arm,
+        "propensity": None if decision is None else decision.propensity,
+        "policy": None if routes is None else routes.policy,
+        "features": features,
+        "prediction": prediction,
         "latency_ms": latency_ms,
-        "status": error.status,
-        "error": encodable(f"{error.code}: {error.message}"),
-        "shadow": None,
-        "route_id": None if active is None else active.routes.route_id,
+        "status": status,
+        "error": error,
+        "shadow": shadow,
+        "route_id": None if routes is None else routes.route_id,
     }
 
 

@@ -13,8 +13,9 @@ import duckdb
 import pytest
 
 from mlops_lab import Lab, Store
-from mlops_lab.serve import LogBuffer, _log
+from mlops_lab.serve import _log
 from mlops_lab.serve._journal import close_segment, create_segment
+from mlops_lab.serve._log import LogBuffer
 from mlops_lab.store import BadDataError, SchemaError, StoreClient
 from mlops_lab.store._actor import ActorStore, find_store_actor
 from mlops_lab.store._lines import RowLines, encode_row

@@ -18,7 +18,8 @@ import ray
 
 from mlops_lab import Lab, Store
 from mlops_lab.demo import request_rows
-from mlops_lab.serve import LogBuffer, _log
+from mlops_lab.serve import _log
+from mlops_lab.serve._log import LogBuffer
 from mlops_lab.store._actor import ActorStore, find_store_actor
 from tests.integration._log_writer import start_writer, wait_appended
 

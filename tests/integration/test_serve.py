@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops_lab import EndpointError, Lab
-from mlops_lab.serve import deploy
+from mlops_lab.serve._endpoint import deploy
 
 X, Y = load_iris(return_X_y=True, as_frame=True)
 FEATURES = list(X.columns)

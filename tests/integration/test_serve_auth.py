@@ -17,8 +17,8 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from mlops_lab import Lab
-from mlops_lab.serve import deploy
-from mlops_lab.serve._app import GATEWAY_APP
+from mlops_lab.serve._endpoint import deploy
+from mlops_lab.serve._gateway import GATEWAY_APP
 
 X, Y = load_iris(return_X_y=True, as_frame=True)
 ROW = X.iloc[0].tolist()

@@ -1,8 +1,8 @@
-"""The Ray Serve applications: one router per endpoint, and the Open Inference Protocol gateway.
+"""The Open Inference Protocol gateway: one Ray Serve application at ``/v2`` for every endpoint.
 
-Each endpoint is its own application at ``/<endpoint>``, so endpoints deploy, change and go
-independently. The gateway at ``/v2`` answers the Open Inference Protocol (v2) paths that
-KServe and Triton clients use, and hands each inference to the endpoint's router.
+KServe and Triton clients call ``/v2/models/<endpoint>/...``; the gateway hands each such
+request's body and headers to the endpoint's router, which checks and answers it, and
+answers the server's own paths (``/v2``, ``/v2/health/...``) itself.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from ray import serve
@@ -21,42 +20,12 @@ from mlops_lab import __version__
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.protocol import RequestError
 from mlops_lab.serve._http import error_response, read_body, request_headers, unauthorized
-from mlops_lab.serve._router import Router
 
 log = logging.getLogger(__name__)
 
 GATEWAY_APP = "mlops_lab_v2"
 # The gateway reads a body before the router checks it; this bounds what it will read.
 _GATEWAY_MAX_BODY = 64 * 1024 * 1024
-
-
-def run_router(
-    endpoint: str, config: dict[str, Any], *, namespace: str, spill_dir: Path, replicas: int,
-    replica_cpus: float,
-) -> None:  # fmt: skip
-    """Deploy (or update in place) the router of ``endpoint`` with ``config``.
-
-    Only ``config`` (the Serve ``user_config``) may differ between calls for an update to
-    reach the running replicas through ``reconfigure`` without restarting them.
-    """
-    init_args = (endpoint, namespace, str(spill_dir / endpoint))
-    deployment = serve.deployment(
-        name="router",
-        num_replicas=replicas,
-        user_config=config,
-        max_ongoing_requests=32,
-        graceful_shutdown_timeout_s=20,
-        # Replicas never run trials: they skip the trial code the lab's workers import.
-        ray_actor_options={"num_cpus": replica_cpus, "runtime_env": cold_runtime_env()},
-    )(Router)
-    # A fixed code version, so that a change of user_config alone reconfigures the running
-    # replicas in place. Without one, Serve gives every serve.run() a random version and
-    # replaces the replicas, which takes seconds and restarts what they learned. Serve
-    # 2.60 no longer takes a version argument; the attribute is what its client reads.
-    deployment._version = _version(init_args)
-    app = deployment.bind(*init_args)
-    serve.run(app, name=endpoint, route_prefix=f"/{endpoint}")
-    run_gateway(config.get("auth"))
 
 
 def run_gateway(auth: str | None) -> None:
@@ -75,7 +44,7 @@ def run_gateway(auth: str | None) -> None:
         user_config={"auth": auth},
         ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
     )(Gateway)
-    gateway._version = _version(("gateway",))
+    gateway._version = code_version(("gateway",))
     serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
 
 
@@ -95,14 +64,16 @@ def _running_gateway_auth() -> tuple[str | None] | None:
             return None
 
 
-def _version(init_args: tuple[str, ...]) -> str:
+def code_version(init_args: tuple[str, ...]) -> str:
+    """A fixed code version for a deployment made with ``init_args`` by this lab's version.
+
+    With one, a ``serve.run`` that changes only the ``user_config`` reconfigures the running
+    replicas in place. Without one, Serve gives every ``serve.run`` a random version and
+    replaces the replicas, which takes seconds and restarts what they learned. Serve 2.60
+    takes no version argument; a deployment's ``_version`` attribute is what its client reads.
+    """
     digest = hashlib.sha256("\0".join((__version__, *init_args)).encode()).hexdigest()
     return f"{__version__}-{digest[:12]}"
-
-
-def delete_router(endpoint: str) -> None:
-    """Stop an endpoint's router; its replicas send their last log rows first."""
-    serve.delete(endpoint)
 
 
 class Gateway:
