@@ -152,6 +152,10 @@ def _number_above_one(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and value > 1
 
 
+def _number_not_below_zero(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
+
+
 def _not_an_integer_below_two(value: Any) -> bool:
     # cv may also be a splitter object, which scikit-learn checks when it splits.
     return not (isinstance(value, int) and value < 2)
@@ -212,7 +216,8 @@ DEPLOY = OptionGroup(
     "deploy()",
     (
         Option("replicas", 1, "router replicas", rule=integer_at_least(1), flag=int),
-        Option("replica_cpus", 0.0, "CPUs reserved for each replica", flag=None),
+        Option("replica_cpus", 0.0, "CPUs reserved for each replica",
+               rule=Rule("be a number >= 0", _number_not_below_zero), flag=None),
         Option("trusted", (), "types the model's artifact is trusted with", flag=list,
                metavar="TYPE"),
         Option("allow_pickle", False, "load a pickle artifact", flag=None),

@@ -46,7 +46,6 @@ def start_endpoint(
     The shadows and the trust of a running endpoint are kept; trust only grows.
     """
     _check_name(name)
-    _check_int(replicas, "replicas", 1)
     arm = resolve_model(registry, model)
     current = _current(store, name)
     known = (current or {}).get("trust", {"trusted": [], "allow_pickle": False})
@@ -266,12 +265,6 @@ def _check_name(name: object) -> None:
             "An endpoint name must start with a lowercase letter and hold only lowercase "
             f"letters, digits and '-' (at most 63), and not be 'v2'. Got {name!r} instead."
         )
-
-
-def _check_int(value: object, parameter: str, lowest: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        must = f"be an integer >= {lowest}"
-        raise EndpointError(parameter_error(parameter, "deploy()", must, repr(value)))
 
 
 def describe_routes(routes: Routes) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from ray import serve
 
+from mlops_lab._options import BANDIT, CANARY, DEPLOY, resolve
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
 from mlops_lab.registry import Registry
@@ -76,7 +77,7 @@ class Endpoint:
         return self._change("split", lambda r: rollout.split(r, self._arms(weights)), trusted)
 
     def canary(
-        self, model: str, steps: Sequence[float] = (0.05, 0.25, 0.5, 1.0), *,
+        self, model: str, steps: Sequence[float] = CANARY["steps"].default, *,
         trusted: Sequence[str] = (),
     ) -> Endpoint:  # fmt: skip
         """Give ``model`` the first share in ``steps``; ``advance()`` moves to the next."""
@@ -104,7 +105,8 @@ class Endpoint:
         return self._change("shadow", lambda r: rollout.shadow(r, arms), trusted)
 
     def bandit(
-        self, models: Sequence[str], policy: str = "thompson", reward: str = "accuracy", *,
+        self, models: Sequence[str], policy: str = BANDIT["policy"].default,
+        reward: str = BANDIT["reward"].default, *,
         trusted: Sequence[str] = (), **params: Any,
     ) -> Endpoint:  # fmt: skip
         """Let a bandit policy route between ``models``, learning from feedback.
@@ -218,14 +220,15 @@ def _wait(response: Any) -> Any:
 
 def deploy(
     name: str, model: str, *, store: StoreClient, registry: Registry, settings: Settings,
-    replicas: int = 1, replica_cpus: float = 0.0, trusted: Sequence[str] = (),
-    allow_pickle: bool = False,
+    **given: Any,
 ) -> Endpoint:  # fmt: skip
-    """Serve ``model`` at ``/<name>``; on a running endpoint, route all traffic to it."""
-    start_endpoint(
-        name, model, store=store, registry=registry, settings=settings, replicas=replicas,
-        replica_cpus=replica_cpus, trusted=trusted, allow_pickle=allow_pickle,
-    )  # fmt: skip
+    """Serve ``model`` at ``/<name>``; on a running endpoint, route all traffic to it.
+
+    ``given`` holds the options declared in ``DEPLOY`` (``replicas``, ``replica_cpus``,
+    ``trusted``, ``allow_pickle``); an unknown one is refused with the closest name.
+    """
+    options = resolve(DEPLOY, given, EndpointError)
+    start_endpoint(name, model, store=store, registry=registry, settings=settings, **options)
     return Endpoint(name, store, registry, settings)
 
 

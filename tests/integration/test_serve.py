@@ -406,6 +406,10 @@ def test_the_python_api_refuses_bad_requests_clearly(
         endpoint.advance()
     with pytest.raises(EndpointError, match="endpoint name"):
         lab.deploy("Bad_Name", models["serve-lr"])
+    with pytest.raises(EndpointError, match="Did you mean 'replicas'"):
+        lab.deploy("iris-test", models["serve-lr"], replica=2)
+    with pytest.raises(EndpointError, match="'replica_cpus' parameter of deploy"):
+        lab.deploy("iris-test", models["serve-lr"], replica_cpus=-1)
     assert endpoint.routes == before
 
 

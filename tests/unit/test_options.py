@@ -115,6 +115,8 @@ def test_a_required_option_must_be_given() -> None:
          "The 'cv' parameter of tune() must be at least 2. Got 1 instead."),
         (DEPLOY, "replicas", 3, 0,
          "The 'replicas' parameter of deploy() must be an integer >= 1. Got 0 instead."),
+        (DEPLOY, "replica_cpus", 0.5, -1,
+         "The 'replica_cpus' parameter of deploy() must be a number >= 0. Got -1 instead."),
         (BANDIT, "reward", "reward", "profit",
          "The 'reward' parameter of bandit() must be one of ['accuracy', 'reward']. Got "
          "'profit' instead."),
