@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from mlops_lab._ray import group_running, session_processes
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.store import Store
 from tests.conftest import lab_environment, run_cli
 from tests.integration._writer import BATCH_ROWS

@@ -17,7 +17,7 @@ import pytest
 import ray
 
 from mlops_lab import Lab, Store
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.serve import LogBuffer, _log
 from mlops_lab.store._actor import ActorStore, find_store_actor
 from tests.integration._log_writer import start_writer, wait_appended

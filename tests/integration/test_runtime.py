@@ -10,7 +10,7 @@ import pytest
 import ray
 
 from mlops_lab import Lab, ReadOnlyError, SchemaError
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.store._actor import STORE_ACTOR_NAME, STORE_NICENESS
 from tests.conftest import run_python
 
@@ -40,7 +40,7 @@ def test_two_processes_share_one_runtime_and_its_data(lab: Lab, lab_env: dict[st
     lab.store.append("requests", request_rows(25, endpoint="shared", seed=100))
     code = (
         "import json, mlops_lab\n"
-        "from mlops_lab.demo import request_rows\n"
+        "from mlops_lab.sample_data import request_rows\n"
         "lab = mlops_lab.connect(start=False)\n"
         "query = \"SELECT count(*) AS n FROM requests WHERE endpoint = 'shared'\"\n"
         "seen = int(lab.sql(query).n[0])\n"
@@ -57,7 +57,7 @@ def test_two_processes_share_one_runtime_and_its_data(lab: Lab, lab_env: dict[st
 def test_a_new_process_finds_the_running_runtime(lab: Lab, lab_env: dict[str, str]) -> None:
     """A process started after the writer has exited attaches and reads its rows."""
     writer = run_python(
-        "import mlops_lab\nfrom mlops_lab.demo import request_rows\n"
+        "import mlops_lab\nfrom mlops_lab.sample_data import request_rows\n"
         "lab = mlops_lab.connect(start=False)\n"
         "lab.store.append('requests', request_rows(7, endpoint='left-behind', seed=200))\n",
         lab_env,
