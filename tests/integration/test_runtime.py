@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 import ray
@@ -12,6 +11,7 @@ import ray
 from mlops_lab import Lab, ReadOnlyError, SchemaError
 from mlops_lab.sample_data import request_rows
 from mlops_lab.store._actor import STORE_ACTOR_NAME, STORE_NICENESS
+from tests._eventually import eventually
 from tests.conftest import run_python
 
 
@@ -110,7 +110,11 @@ def test_killing_the_store_actor_under_load_loses_and_duplicates_nothing(lab: La
     threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
     for thread in threads:
         thread.start()
-    _wait_until(lambda: sum(map(len, acknowledged)) >= writers * size * 2)
+    eventually(
+        lambda: sum(map(len, acknowledged)) >= writers * size * 2,
+        timeout=120,
+        what=f"{writers * size * 2} rows acknowledged",
+    )
     ray.kill(ray.get_actor(STORE_ACTOR_NAME, namespace=lab.settings.namespace), no_restart=False)
     for thread in threads:
         thread.join(timeout=300)
@@ -124,10 +128,3 @@ def test_killing_the_store_actor_under_load_loses_and_duplicates_nothing(lab: La
     restarted = lab.store.info()
     assert restarted["pid"] != pid_before
     assert restarted["niceness"] == STORE_NICENESS  # requests served go before its writes
-
-
-def _wait_until(condition: object, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
