@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 from _common import scratch_lab
 
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.store._migrations import MIGRATIONS
 
 

@@ -77,7 +77,12 @@ _EXPORTS = {
 
 __all__ = sorted([*_EXPORTS, "load_ipython_extension"])
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, _ = lazy_exports(__name__, _EXPORTS)
+
+
+def __dir__() -> list[str]:
+    """The public names, the magics' loader among them."""
+    return list(__all__)
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -13,83 +13,13 @@ from __future__ import annotations
 
 import random
 import sys
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.datasets import make_classification
 
 import mlops_lab
-
-N_FEATURES = 20
-
-
-def request_rows(n: int, *, endpoint: str = "demo", seed: int = 0) -> pa.Table:
-    """Request log rows as the router writes them.
-
-    Each row has 20 float features, a prediction and a shadow model's output; about 1% are
-    failed requests with their error. Ids derive from ``seed``, so the same call always
-    yields the same rows.
-    """
-    rng = np.random.default_rng(seed)
-    features = rng.normal(size=(n, N_FEATURES)).round(6)
-    start = datetime(2026, 1, 1) + timedelta(seconds=seed)
-    namespace = uuid.UUID(int=seed)
-    arms = rng.choice(["champion", "challenger"], size=n, p=[0.9, 0.1])
-    failed = rng.random(n) < 0.01
-    predictions = (features[:, 0] > 0).astype(int)
-    shadow = (features[:, 1] > 0).astype(int)
-    return pa.table(
-        {
-            "request_id": [str(uuid.uuid5(namespace, str(i))) for i in range(n)],
-            "time": pa.array([start + timedelta(milliseconds=i) for i in range(n)]),
-            "endpoint": [endpoint] * n,
-            "model": ["demo-model"] * n,
-            "model_version": np.where(arms == "champion", 1, 2).astype("int32"),
-            "arm": arms,
-            "propensity": np.where(arms == "champion", 0.9, 0.1),
-            "policy": ["split"] * n,
-            "features": [f"[{','.join(map(repr, row))}]" for row in features.tolist()],
-            "prediction": pa.array(predictions.astype(str), mask=failed),
-            "latency_ms": rng.gamma(2.0, 2.0, size=n),
-            "status": np.where(failed, 500, 200).astype("int16"),
-            "error": pa.array(np.full(n, "model raised ValueError"), mask=~failed),
-            "shadow": [f'{{"shadow-model@1":{label}}}' for label in shadow.tolist()],
-        }
-    )
-
-
-def churn_frame(n: int = 2_000, *, seed: int = 0) -> pd.DataFrame:
-    """A customer-churn table: 8 numeric features (about 2% missing) and a 0/1 ``churned``."""
-    X, y = make_classification(
-        n_samples=n, n_features=8, n_informative=5, weights=[0.7], flip_y=0.03, random_state=seed
-    )
-    names = ["tenure", "monthly_charges", "support_calls", "usage_gb", "late_payments",
-             "contract_months", "devices", "satisfaction"]  # fmt: skip
-    frame = pd.DataFrame(X.round(4), columns=names)
-    holes = np.random.default_rng(seed).random(frame.shape) < 0.02
-    return frame.mask(holes).assign(churned=y)
-
-
-def feedback_rows(requests: pa.Table, *, seed: int = 0) -> list[dict[str, object]]:
-    """Ground truth for every other answered request, as ``POST .../feedback`` would bring it."""
-    rng = np.random.default_rng(seed + 1)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    ids = requests.column("request_id").to_pylist()[::2]
-    predictions = requests.column("prediction").to_pylist()[::2]
-    return [
-        {
-            "feedback_id": f"fb-{request_id}",
-            "request_id": request_id,
-            "time": now,
-            "truth": int(prediction) if rng.random() < 0.85 else 1 - int(prediction),
-        }
-        for request_id, prediction in zip(ids, predictions, strict=True)
-        if prediction is not None
-    ]
+from mlops_lab.sample_data import churn_frame, feedback_rows, request_rows
 
 
 def _one_row(requests: pa.Table) -> dict[str, object]:

@@ -71,6 +71,7 @@ class LogStats:
     spilled_files: int  # files whose rows wait on disk only: spill files, journal segments
     failures: int  # store writes that failed while the store was away, and were retried
     dead_lettered: int = 0  # rows (own or recovered) the store refused, set aside as letters
+    scans: int = 0  # completed looks for the journal segments of buffers that are gone
 
 
 class LogBuffer:
@@ -119,6 +120,7 @@ class LogBuffer:
         self._appended = self._written = self._recovered = self._failures = 0
         # Own rows set aside count among _written (rows done with), and apart in _own_dead.
         self._dead_lettered = self._own_dead = 0
+        self._scans = 0  # completed looks for segments of buffers that are gone
         self._letters_file = self.spill_dir / DEAD_LETTER_FILE.format(table=table)
         # Spill files waiting to be sent, oldest first; those of an earlier buffer come first.
         self._spilled: deque[Path] = deque(sorted(self.spill_dir.glob(f"{table}-*.arrow")))
@@ -197,6 +199,7 @@ class LogBuffer:
                 spilled_files=len(self._spilled) + len(self._taken) + self._segments_on_disk(),
                 failures=self._failures,
                 dead_lettered=self._dead_lettered,
+                scans=self._scans,
             )
 
     # The background thread.
@@ -387,6 +390,7 @@ class LogBuffer:
         found = take_segments(self.spill_dir, self.table, self._owner)
         with self._cond:
             self._taken.extend(found)
+            self._scans += 1
 
     def _send_taken(self) -> bool:
         while self._taken:

@@ -14,7 +14,7 @@ from ray.cluster_utils import Cluster
 
 import mlops_lab
 from mlops_lab._ray import require_token_auth
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 
 
 def main(home: str, serve_port: int) -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.serve._log import LogBuffer
 from mlops_lab.store import Store
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 import mlops_lab
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 
 BATCH_ROWS = 100
 

@@ -19,8 +19,9 @@ from mlops_lab.serve._log import LogBuffer
 from mlops_lab.store import BadDataError, SchemaError, StoreClient
 from mlops_lab.store._actor import ActorStore, find_store_actor
 from mlops_lab.store._lines import RowLines, encode_row
+from tests._eventually import eventually
 from tests.integration._log_writer import poison_rows, start_writer, wait_appended
-from tests.integration.test_log import _gone_store, _journals, _rows, _stored, _wait_until
+from tests.integration.test_log import _gone_store, _journals, _rows, _stored
 
 
 def _letters(store: StoreClient, endpoint: str) -> list[dict[str, Any]]:
@@ -128,7 +129,7 @@ def test_a_killed_process_holding_a_refused_row_in_its_journal_is_drained(
         writer.wait()
     assert _journals(spill)
     buffer = LogBuffer(store, "requests", spill_dir=spill)
-    assert _wait_until(lambda: not _journals(spill), timeout=60)
+    eventually(lambda: not _journals(spill), timeout=60, what="every journal segment sent")
     stats = buffer.close()
     assert (stats.recovered, stats.dead_lettered) == (3001, 1)
     assert _stored(store, "log-24") == (3001, 3001)
@@ -152,7 +153,7 @@ def test_a_journal_of_an_earlier_version_with_a_lone_surrogate_is_drained(
         segment.append(json.dumps([row, {"time": "t"}], default=str).encode() + b"\n")
     close_segment(segment)  # its owner is gone
     buffer = LogBuffer(store, "requests", spill_dir=spill)
-    assert _wait_until(lambda: not _journals(spill), timeout=60)
+    eventually(lambda: not _journals(spill), timeout=60, what="every journal segment sent")
     assert buffer.close().recovered == 50
     assert _stored(store, "log-25") == (50, 50)
     assert _error_of(store, rows[7]["request_id"]) == "unknown_feature: '\\ud800'"
@@ -188,7 +189,7 @@ def test_a_spilling_buffer_sets_aside_rows_arrow_or_the_store_cannot_hold(
     assert json.loads(filed["row_text"])[0]["request_id"] == rows[5]["request_id"]
     assert "could not be converted to Arrow" in filed["reason"]
     second = LogBuffer(store, "requests", spill_dir=spill)
-    assert _wait_until(lambda: not list(spill.glob("*.arrow")))
+    eventually(lambda: not list(spill.glob("*.arrow")), what="every Arrow spill file sent")
     stats = second.close()
     assert (stats.recovered, stats.dead_lettered) == (298, 1)
     assert _stored(store, "log-27") == (298, 298)

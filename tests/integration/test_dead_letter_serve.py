@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,8 @@ import requests
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops_lab import Endpoint, Lab
+from tests._eventually import eventually
+from tests.integration._replicas import successor_of
 from tests.integration.test_dead_letter import _letters
 
 TREE = ["sklearn.tree._tree.Tree"]
@@ -68,13 +69,22 @@ def _log_of(lab: Lab, endpoint: str) -> tuple[list[dict[str, Any]], list[dict[st
 
 
 def _wait_logged(lab: Lab, endpoint: str, rows: int, timeout: float = 120.0) -> tuple[list, list]:
-    """The endpoint's log once it holds ``rows`` rows (stored or set aside), or at timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """The endpoint's log once it holds ``rows`` rows (stored or set aside)."""
+
+    def logged() -> tuple[list, list] | None:
         stored, letters = _log_of(lab, endpoint)
-        if len(stored) + len(letters) >= rows or time.monotonic() > deadline:
-            return stored, letters
-        time.sleep(0.5)
+        return (stored, letters) if len(stored) + len(letters) >= rows else None
+
+    return eventually(
+        logged, timeout=timeout, every=0.5, what=f"{rows} rows of {endpoint} stored or set aside"
+    )
+
+
+def _journals_taken_over(endpoint: Endpoint) -> bool:
+    """Whether the replica has looked for the journals of replicas that are gone, and sent
+    every row of those it took (stored or set aside)."""
+    log = endpoint.describe()["log"]
+    return log["scans"] >= 1 and log["spilled_files"] == 0
 
 
 def _poison_counts(stored: list[dict]) -> tuple[int, int]:
@@ -129,17 +139,16 @@ def test_a_killed_replica_holding_poison_in_its_journal_blocks_nothing(
     victim = endpoint.describe()["replica_pid"]
     _send_poison(url)
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if endpoint.describe()["replica_pid"] != victim:
-                break
-        except Exception:  # the replica is being replaced
-            pass
-        time.sleep(1.0)
+    successor_of(endpoint, victim, timeout=180)
     ids = _send_ordinary(url, 100)
+    assert endpoint.flush(timeout=60)
+    eventually(
+        lambda: _journals_taken_over(endpoint),
+        timeout=120,
+        what="the killed replica's journal sent",
+    )
     expected = len(before_stored) + len(before_letters) + 102
-    stored, letters = _wait_logged(lab, "poison-test", expected)
+    stored, letters = _log_of(lab, "poison-test")
     assert {r["request_id"] for r in stored} >= set(ids)
     assert len(stored) + len(letters) == expected
     assert _poison_counts(stored) == (before[0] + 1, before[1] + 1)

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from mlops_lab._ray import group_running, session_processes
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.store import Store
+from tests._eventually import eventually
 from tests.conftest import lab_environment, run_cli
 from tests.integration._writer import BATCH_ROWS
 
@@ -64,9 +65,12 @@ def test_kill_9_of_the_ray_head_keeps_every_acknowledged_row(tmp_path: Path) -> 
         time.sleep(0.5)
         writer.kill()
         writer.wait()
-    deadline = time.monotonic() + 60
-    while group_running(head["pgid"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(
+        lambda: not group_running(head["pgid"]),
+        timeout=60,
+        every=0.2,
+        what="every process of the killed head's group gone",
+    )
 
     seeds = [int(line) for line in acks.read_text().split()]
     expected = {rid for s in seeds for rid in _ids(s)}
@@ -83,9 +87,9 @@ def _ids(seed: int) -> list[str]:
 
 
 def _wait_for_acks(path: Path, at_least: int, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and len(path.read_text().split()) >= at_least:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the writer acknowledged fewer than {at_least} batches in time")
+    eventually(
+        lambda: path.exists() and len(path.read_text().split()) >= at_least,
+        timeout=timeout,
+        every=0.1,
+        what=f"the writer acknowledging {at_least} batches",
+    )

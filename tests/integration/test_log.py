@@ -8,7 +8,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -17,10 +16,11 @@ import pytest
 import ray
 
 from mlops_lab import Lab, Store
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.serve import _log
 from mlops_lab.serve._log import LogBuffer
 from mlops_lab.store._actor import ActorStore, find_store_actor
+from tests._eventually import eventually
 from tests.integration._log_writer import start_writer, wait_appended
 
 
@@ -39,13 +39,15 @@ def _journals(spill: Path) -> list[Path]:
     return sorted(spill.glob("requests-*.journal"))
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def _scans_past(buffer: LogBuffer, scans: int) -> None:
+    """Wait until ``buffer`` has looked ``scans`` more times for segments of buffers that are
+    gone. What was free at the first of those looks was taken then and sent before the next,
+    so rows these looks did not send were not free to take."""
+    target = buffer.stats().scans + scans
+    eventually(
+        lambda: buffer.stats().scans >= target,
+        what=f"{scans} more scans for segments of buffers that are gone",
+    )
 
 
 def _stored(store, endpoint: str) -> tuple[int, int]:
@@ -114,9 +116,7 @@ def test_a_new_buffer_sends_what_a_closed_one_left_on_disk(tmp_path: Path) -> No
     with Store(path) as back:
         second = LogBuffer(back, "requests", spill_dir=spill)
         assert second.flush(timeout=60)
-        deadline = time.monotonic() + 30
-        while second.stats().recovered < 700 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: second.stats().recovered >= 700, what="700 rows recovered")
         assert second.close().recovered == 700
         assert _stored(back, "log-3") == (700, 700)
     assert not list(spill.iterdir())
@@ -132,7 +132,7 @@ def test_an_arrow_spill_of_an_earlier_buffer_is_sent(store: Store, tmp_path: Pat
     assert first.close(timeout=0.2).spilled_files >= 1
     assert list(spill.glob("requests-*.arrow")) and not _journals(spill)
     second = LogBuffer(store, "requests", spill_dir=spill)
-    assert _wait_until(lambda: second.stats().recovered >= 400)
+    eventually(lambda: second.stats().recovered >= 400, what="400 rows recovered")
     assert second.close().recovered == 400
     assert _stored(store, "log-9") == (400, 400)
     assert not list(spill.iterdir())
@@ -161,15 +161,15 @@ def test_rows_of_a_killed_process_are_sent_once_and_a_live_ones_left_alone(
         live = {p: p.read_bytes() for p in spill.glob(f"requests-{alive.pid}-*.journal")}
         assert len(live) == 1 and len(_journals(spill)) == 3  # the killed one rotated once
         buffer = LogBuffer(store, "requests", spill_dir=spill)
-        assert _wait_until(lambda: buffer.stats().recovered >= 12_000)
-        time.sleep(1.0)  # a few scans more
+        eventually(lambda: buffer.stats().recovered >= 12_000, what="12,000 rows recovered")
+        _scans_past(buffer, 3)
         assert buffer.stats().recovered == 12_000
         assert _stored(store, "log-4") == (12_000, 12_000)
         assert _stored(store, "log-5") == (0, 0)
         assert {p: p.read_bytes() for p in _journals(spill)} == live
         os.kill(alive.pid, signal.SIGKILL)
         alive.wait()
-        assert _wait_until(lambda: buffer.stats().recovered >= 12_500)
+        eventually(lambda: buffer.stats().recovered >= 12_500, what="12,500 rows recovered")
         assert buffer.close().recovered == 12_500
     finally:
         for writer in (killed, alive):
@@ -191,11 +191,11 @@ def test_segments_of_a_live_buffer_in_the_same_process_are_left_alone(
     for row in _rows(300, seed=6):
         first.append(row)
     second = LogBuffer(store, "requests", spill_dir=spill)
-    time.sleep(0.5)  # a few scans
+    _scans_past(second, 3)
     assert second.stats().recovered == 0 and _stored(store, "log-6") == (0, 0)
     stats = first.close(timeout=0.2)
     assert (stats.written, stats.in_memory, stats.spilled_files) == (0, 0, 1)
-    assert _wait_until(lambda: second.stats().recovered >= 300)
+    eventually(lambda: second.stats().recovered >= 300, what="300 rows recovered")
     assert second.close().recovered == 300
     assert _stored(store, "log-6") == (300, 300)
     assert not list(spill.iterdir())
@@ -216,7 +216,7 @@ def test_a_torn_last_line_is_skipped(store: Store, tmp_path: Path) -> None:
     torn = data[: last + (used - last) // 2]
     segment.write_bytes(torn + bytes(len(data) - len(torn)))
     second = LogBuffer(store, "requests", spill_dir=spill)
-    assert _wait_until(lambda: not _journals(spill))
+    eventually(lambda: not _journals(spill), what="every journal segment sent and deleted")
     assert second.close().recovered == 99
     stored = store.query("SELECT request_id FROM requests WHERE endpoint = 'log-7'")
     assert set(stored.column("request_id").to_pylist()) == {r["request_id"] for r in rows[:-1]}
@@ -241,7 +241,7 @@ def test_rows_read_back_from_the_journal_are_stored_as_fresh_ones(
         first.append({**row, "endpoint": "log-8-journal"})
     first.close(timeout=0.2)
     second = LogBuffer(store, "requests", spill_dir=spill)
-    assert _wait_until(lambda: not _journals(spill))
+    eventually(lambda: not _journals(spill), what="every journal segment sent and deleted")
     assert second.close().recovered == 60
 
     def stored(endpoint: str) -> list[dict]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 import ray
 
 from mlops_lab import Lab, ReadOnlyError, SchemaError
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.store._actor import STORE_ACTOR_NAME, STORE_NICENESS
+from tests._eventually import eventually
 from tests.conftest import run_python
 
 
@@ -40,7 +40,7 @@ def test_two_processes_share_one_runtime_and_its_data(lab: Lab, lab_env: dict[st
     lab.store.append("requests", request_rows(25, endpoint="shared", seed=100))
     code = (
         "import json, mlops_lab\n"
-        "from mlops_lab.demo import request_rows\n"
+        "from mlops_lab.sample_data import request_rows\n"
         "lab = mlops_lab.connect(start=False)\n"
         "query = \"SELECT count(*) AS n FROM requests WHERE endpoint = 'shared'\"\n"
         "seen = int(lab.sql(query).n[0])\n"
@@ -57,7 +57,7 @@ def test_two_processes_share_one_runtime_and_its_data(lab: Lab, lab_env: dict[st
 def test_a_new_process_finds_the_running_runtime(lab: Lab, lab_env: dict[str, str]) -> None:
     """A process started after the writer has exited attaches and reads its rows."""
     writer = run_python(
-        "import mlops_lab\nfrom mlops_lab.demo import request_rows\n"
+        "import mlops_lab\nfrom mlops_lab.sample_data import request_rows\n"
         "lab = mlops_lab.connect(start=False)\n"
         "lab.store.append('requests', request_rows(7, endpoint='left-behind', seed=200))\n",
         lab_env,
@@ -110,7 +110,11 @@ def test_killing_the_store_actor_under_load_loses_and_duplicates_nothing(lab: La
     threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
     for thread in threads:
         thread.start()
-    _wait_until(lambda: sum(map(len, acknowledged)) >= writers * size * 2)
+    eventually(
+        lambda: sum(map(len, acknowledged)) >= writers * size * 2,
+        timeout=120,
+        what=f"{writers * size * 2} rows acknowledged",
+    )
     ray.kill(ray.get_actor(STORE_ACTOR_NAME, namespace=lab.settings.namespace), no_restart=False)
     for thread in threads:
         thread.join(timeout=300)
@@ -124,10 +128,3 @@ def test_killing_the_store_actor_under_load_loses_and_duplicates_nothing(lab: La
     restarted = lab.store.info()
     assert restarted["pid"] != pid_before
     assert restarted["niceness"] == STORE_NICENESS  # requests served go before its writes
-
-
-def _wait_until(condition: object, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)

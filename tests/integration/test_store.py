@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mlops_lab.demo import request_rows
+from mlops_lab.sample_data import request_rows
 from mlops_lab.store import (
     QueryError,
     ReadOnlyError,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlops_lab import Lab, TuneError
+from tests._eventually import eventually
 
 TREES = ["sklearn.tree._tree.Tree"]
 
@@ -175,10 +175,12 @@ def test_a_background_search_can_be_stopped(lab: Lab, dataset: str) -> None:
     run = lab.tune(RandomForestClassifier(random_state=0), space, dataset=dataset, cv=5,
                    background=True, progress=False)  # fmt: skip
     assert not run.done
-    deadline = time.monotonic() + 300
-    while not any(t.status == "completed" for t in run.recorder.trials):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    eventually(
+        lambda: any(t.status == "completed" for t in run.recorder.trials),
+        timeout=300,
+        every=0.2,
+        what="a trial completed",
+    )
     run.stop()
     results = run.wait(timeout=300)
     assert (results.status != "completed").any()

@@ -8,7 +8,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from playwright.sync_api import Locator, Page, expect
 
 from mlops_lab._net import free_port_block
+from tests._eventually import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -105,16 +105,22 @@ def jupyterlab(
 
 
 def _wait_until_ready(lab: JupyterLabServer, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if server.poll() is not None:
             raise RuntimeError(f"JupyterLab exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{lab.url}/api/status?token={lab.token}", timeout=5):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.25)  # polling a server that is starting
-    raise TimeoutError(f"JupyterLab did not answer within {START_TIMEOUT_S} s:\n{log.read_text()}")
+        with urllib.request.urlopen(f"{lab.url}/api/status?token={lab.token}", timeout=5):
+            return True
+
+    try:
+        eventually(
+            answers,
+            timeout=START_TIMEOUT_S,
+            every=0.25,
+            what="JupyterLab answering",
+            ignoring=(urllib.error.URLError, ConnectionError),  # a server that is starting
+        )
+    except AssertionError as exc:
+        raise TimeoutError(f"{exc}\n{log.read_text()}") from None
 
 
 class Screens:

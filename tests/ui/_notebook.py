@@ -27,7 +27,8 @@ def cells(space: str = SPACE, background: bool = False) -> list[str]:
         + ")"
     )
     return [
-        "import mlops_lab\nfrom mlops_lab.demo import churn_frame\n\nlab = mlops_lab.connect()",
+        "import mlops_lab\nfrom mlops_lab.sample_data import churn_frame\n\n"
+        "lab = mlops_lab.connect()",
         'churn = lab.datasets.register("churn", churn_frame(), target="churned")\nchurn',
         tune,
         *([] if background else ["forest.best()"]),
