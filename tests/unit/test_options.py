@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import ast
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import mlops_lab
 from mlops_lab._options import (
     BANDIT,
     CANARY,
@@ -163,3 +166,19 @@ def test_flag_help_gives_each_flag_its_help_and_default() -> None:
     assert "  --num-samples N           configurations a random search draws (default: 10)" in text
     assert "(required)" in text and "--seed" not in text
     assert flag_help(CANARY)[0].startswith("  --steps SHARES            the candidate's")
+
+
+@pytest.mark.parametrize(("method", "group"), [("tune", TUNE), ("deploy", DEPLOY)])
+def test_the_lab_method_documents_every_declared_option(method: str, group: OptionGroup) -> None:
+    """``Lab.tune`` and ``Lab.deploy`` take ``**options``: their docstrings name each one."""
+    source = (Path(mlops_lab.__file__).parent / "runtime.py").read_text()
+    lab = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ClassDef) and node.name == "Lab"
+    )
+    function = next(
+        node for node in lab.body if isinstance(node, ast.FunctionDef) and node.name == method
+    )
+    doc = ast.get_docstring(function) or ""
+    assert [name for name in group.names if f"``{name}``" not in doc] == []
