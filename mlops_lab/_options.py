@@ -40,6 +40,7 @@ __all__ = [
     "integer_at_least",
     "resolve",
     "shares",
+    "value_error",
 ]
 
 
@@ -285,9 +286,20 @@ def check_value(group: OptionGroup, name: str, value: Any, error: type[LabError]
         ...
         mlops_lab.errors.LabError: The 'replicas' parameter of deploy() must be an integer >= 1. Got 0 instead.
     """  # noqa: E501
+    message = value_error(group, name, value)
+    if message is not None:
+        raise error(message)
+
+
+def value_error(group: OptionGroup, name: str, value: Any) -> str | None:
+    """The message refusing ``value`` for the option, or None when its choices and rule allow it.
+
+    Example:
+        >>> value_error(TUNE, "mode", "min") is None
+        True
+    """
     must = group[name].problem(value)
-    if must is not None:
-        raise error(parameter_error(name, group.caller, must, repr(value)))
+    return None if must is None else parameter_error(name, group.caller, must, repr(value))
 
 
 def _unknown(group: OptionGroup, name: str) -> str:

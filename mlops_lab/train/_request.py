@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer_names
 
-from mlops_lab._options import TUNE
+from mlops_lab._options import TUNE, value_error
 from mlops_lab.data._errors import LISTED
 from mlops_lab.errors import listing, parameter_error
 from mlops_lab.train._fit import is_iterative
@@ -78,9 +78,7 @@ def declared(name: str) -> Rule:
     """The rule declared with the option ``name`` in ``TUNE``: its choices or its check."""
 
     def rule(given: Given) -> str | None:
-        value = given.options[name]
-        must = TUNE[name].problem(value)
-        return None if must is None else parameter_error(name, "tune()", must, repr(value))
+        return value_error(TUNE, name, given.options[name])
 
     rule.__name__ = rule.__qualname__ = f"declared_{name}"
     rule.__doc__ = f"The {name} option follows its declared rule."
