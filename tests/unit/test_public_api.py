@@ -38,6 +38,12 @@ PUBLIC = {
     ],
     "mlops_lab.sample_data": ["churn_frame", "feedback_rows", "request_rows"],
     "mlops_lab.serve": ["Endpoint", "EndpointError", "TrafficView"],
+    "mlops_lab.stats": [
+        "CATEGORICAL_TESTS", "CORRECTIONS", "NUMERIC_TESTS", "Estimate", "FeatureDrift",
+        "StatsError", "adjust", "categorical_drift", "expected_accuracy", "feature_drift",
+        "mean_absolute_error", "numeric_drift", "proportion", "proportion_below",
+        "root_mean_squared_error",
+    ],
     "mlops_lab.store": [
         "BadDataError", "Batch", "QueryError", "ReadOnlyError", "SchemaError", "Store",
         "StoreClient", "StoreError", "StoreLockedError", "StoreUnavailableError", "TableSpec",

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-PURE = ["mlops_lab.routing", "mlops_lab.protocol", "mlops_lab._options"]
+PURE = ["mlops_lab.routing", "mlops_lab.protocol", "mlops_lab.stats", "mlops_lab._options"]
 FORBIDDEN = ["ray", "duckdb", "starlette", "IPython", "panel", "ipywidgets"]
 
 
