@@ -45,6 +45,8 @@ class TableSpec:
     json_columns: frozenset[str]
     primary_key: tuple[str, ...]
     mutable: bool
+    # The column the store numbers as rows arrive; a batch leaves it out.
+    arrival: str | None = None
 
 
 def to_arrow(data: Batch) -> pa.Table:
@@ -102,6 +104,11 @@ def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
         SchemaError: naming the first column that is unknown, missing, null where a
             value is required, or of a type that cannot be stored losslessly.
     """
+    if spec.arrival in table.column_names:
+        raise SchemaError(
+            f"Column '{spec.arrival}' of table '{spec.name}' is numbered by the store as rows "
+            "arrive; leave it out of the batch."
+        )
     unknown = [name for name in table.column_names if name not in spec.schema.names]
     if unknown:
         raise SchemaError(

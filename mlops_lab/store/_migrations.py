@@ -194,15 +194,61 @@ UPDATE feedback SET endpoint = r.endpoint, route_id = r.route_id
 FROM requests r WHERE r.request_id = feedback.request_id;
 """
 
+# The monitor reads what arrived since its last pass. Request time cannot say that (replicas
+# flush a second apart, a restarted one replays its journal), so the store numbers request
+# and feedback rows as they arrive: writes are serialised, so a reader sees every number up
+# to the highest it sees. Outlier scores and explanations are kept by request id; a
+# monitor's state (watermarks, fitted detectors, online state) by endpoint and key.
+_MONITORING = """
+CREATE SEQUENCE requests_arrival START 1;
+ALTER TABLE requests ADD COLUMN seq BIGINT DEFAULT nextval('requests_arrival');
+CREATE SEQUENCE feedback_arrival START 1;
+ALTER TABLE feedback ADD COLUMN seq BIGINT DEFAULT nextval('feedback_arrival');
+ALTER TABLE monitor_results ADD COLUMN model VARCHAR;
+ALTER TABLE monitor_results ADD COLUMN model_version INTEGER;
+ALTER TABLE monitor_results ADD COLUMN window_id VARCHAR;
+CREATE TABLE monitor_state (
+    endpoint        VARCHAR NOT NULL,
+    key             VARCHAR NOT NULL,
+    updated_at      TIMESTAMP NOT NULL,
+    state           JSON,
+    data            BLOB,
+    PRIMARY KEY (endpoint, key)
+);
+CREATE TABLE outlier_scores (
+    request_id      VARCHAR PRIMARY KEY,
+    endpoint        VARCHAR NOT NULL,
+    time            TIMESTAMP NOT NULL,
+    model           VARCHAR,
+    model_version   INTEGER,
+    detector        VARCHAR NOT NULL,
+    score           DOUBLE,
+    outlier         BOOLEAN
+);
+CREATE TABLE explanations (
+    request_id      VARCHAR NOT NULL,
+    method          VARCHAR NOT NULL,
+    time            TIMESTAMP NOT NULL,
+    endpoint        VARCHAR,
+    model           VARCHAR,
+    model_version   INTEGER,
+    explanation     JSON,
+    PRIMARY KEY (request_id, method)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "lifecycle tables", _INITIAL),
     Migration(2, "dataset data", _DATASET_DATA),
     Migration(3, "request routes", _REQUEST_ROUTES),
     Migration(4, "dead letters", _DEAD_LETTERS),
     Migration(5, "feedback routes", _FEEDBACK_ROUTES),
+    Migration(6, "monitoring", _MONITORING),
 )
 
 # Rows of these tables describe things whose state changes (a trial finishes, an alias
 # moves), so a write with a known key replaces the row. Every other table is an
 # append-only log whose rows never change: a write with a known key is ignored.
-MUTABLE_TABLES = frozenset({"experiments", "trials", "model_aliases", "endpoints", "alerts"})
+MUTABLE_TABLES = frozenset(
+    {"experiments", "trials", "model_aliases", "endpoints", "alerts", "monitor_state"}
+)

@@ -219,7 +219,9 @@ class Store(StoreClient):
         else:
             verb = "INSERT OR IGNORE" if skip_stored else "INSERT"
         try:
-            row = self._con.execute(f"{verb} INTO {name} SELECT * FROM _batch_{name}").fetchone()
+            # By name: a column the batch leaves out (the arrival number) takes its default.
+            insert = f"{verb} INTO {name} BY NAME SELECT * FROM _batch_{name}"
+            row = self._con.execute(insert).fetchone()
         except duckdb.ConversionException as exc:
             raise _refuse_json(self._con, self._specs[name], table, exc) from None
         except (duckdb.DataError, duckdb.InvalidInputException) as exc:  # e.g. out of range
@@ -322,7 +324,7 @@ def _migrate(con: duckdb.DuckDBPyConnection, read_only: bool, path: Path) -> int
 
 def _load_specs(con: duckdb.DuckDBPyConnection) -> dict[str, TableSpec]:
     columns = con.execute(
-        "SELECT c.table_name, c.column_name, c.is_nullable, c.data_type "
+        "SELECT c.table_name, c.column_name, c.is_nullable, c.data_type, c.column_default "
         "FROM duckdb_columns() c JOIN duckdb_tables() t USING (table_oid) "
         "WHERE NOT t.internal AND t.schema_name = 'main' "
         "AND t.table_name != 'schema_migrations' ORDER BY c.table_name, c.column_index"
@@ -336,12 +338,15 @@ def _load_specs(con: duckdb.DuckDBPyConnection) -> dict[str, TableSpec]:
     specs = {}
     for table in sorted({row[0] for row in columns}):
         rows = [row for row in columns if row[0] == table]
+        arrival = next((row[1] for row in rows if str(row[4]).startswith("nextval(")), None)
+        kept = f"* EXCLUDE ({arrival})" if arrival else "*"
         specs[table] = TableSpec(
             name=table,
-            schema=con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema,
+            schema=con.sql(f"SELECT {kept} FROM {table} LIMIT 0").to_arrow_table().schema,
             required=frozenset(row[1] for row in rows if not row[2]),
             json_columns=frozenset(row[1] for row in rows if row[3] == "JSON"),
             primary_key=tuple(keys.get(table, ())),
             mutable=table in MUTABLE_TABLES,
+            arrival=arrival,
         )
     return specs

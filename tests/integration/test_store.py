@@ -22,9 +22,9 @@ from mlops_lab.store._migrations import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, 9, 30)
 LIFECYCLE_TABLES = {
-    "alerts", "datasets", "dead_letters", "endpoints", "events", "experiments", "feedback",
-    "model_aliases", "models", "monitor_results", "requests", "route_changes", "trial_results",
-    "trials",
+    "alerts", "datasets", "dead_letters", "endpoints", "events", "experiments", "explanations",
+    "feedback", "model_aliases", "models", "monitor_results", "monitor_state", "outlier_scores",
+    "requests", "route_changes", "trial_results", "trials",
 }  # fmt: skip
 
 
@@ -45,19 +45,25 @@ def test_reopening_applies_nothing_twice_and_keeps_rows(tmp_path: Path) -> None:
         assert len(second.sql("SELECT * FROM schema_migrations")) == len(MIGRATIONS)
 
 
+def _store_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:
+    """A DuckDB file holding the schema of the first ``version`` migrations."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+        "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    for migration in MIGRATIONS[:version]:
+        con.execute(migration.sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                    [migration.version, migration.name])  # fmt: skip
+    return con
+
+
 def test_feedback_stored_before_migration_5_gains_its_requests_routes(tmp_path: Path) -> None:
     """Migration 5 gives every stored feedback row the endpoint and routes of its request;
     feedback on a request the log does not hold keeps them empty, and no row is lost."""
     path = tmp_path / "old.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-            "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-        )
-        for migration in MIGRATIONS[:4]:
-            con.execute(migration.sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
-                        [migration.version, migration.name])  # fmt: skip
+    with _store_at(path, 4) as con:
         con.execute("INSERT INTO requests (request_id, endpoint, time, status, route_id) "
                     "VALUES ('r1', 'churn', ?, 200, 'route-a')", [NOW])  # fmt: skip
         con.execute("INSERT INTO feedback (feedback_id, request_id, time, reward) VALUES "
@@ -71,6 +77,54 @@ def test_feedback_stored_before_migration_5_gains_its_requests_routes(tmp_path: 
         {"feedback_id": "r1", "endpoint": "churn", "route_id": "route-a", "reward": 1.0},
         {"feedback_id": "r2", "endpoint": None, "route_id": None, "reward": 0.0},
     ]
+
+
+def test_rows_stored_before_migration_6_get_arrival_numbers_before_new_ones(
+    tmp_path: Path,
+) -> None:
+    """Migration 6 numbers the requests and feedback already stored; rows written after it
+    get higher numbers."""
+    path = tmp_path / "old.duckdb"
+    with _store_at(path, 5) as con:
+        con.execute(
+            "INSERT INTO requests (request_id, endpoint, time, status) "
+            "VALUES ('r1', 'churn', ?, 200), ('r2', 'churn', ?, 200)",
+            [NOW, NOW],
+        )
+        con.execute("INSERT INTO feedback (feedback_id, request_id, time, reward) "
+                    "VALUES ('f1', 'r1', ?, 1.0)", [NOW])  # fmt: skip
+    with Store(path) as store:
+        store.append("requests", request_rows(1))
+        store.append("feedback", [{"feedback_id": "f2", "request_id": "r2", "time": NOW}])
+        requests = store.sql("SELECT seq FROM requests ORDER BY seq")["seq"].tolist()
+        feedback = store.sql("SELECT feedback_id, seq FROM feedback ORDER BY seq")
+    assert requests == [1, 2, 3]
+    assert feedback.to_dict("records") == [{"feedback_id": "f1", "seq": 1},
+                                           {"feedback_id": "f2", "seq": 2}]  # fmt: skip
+
+
+def test_the_store_numbers_requests_in_the_order_they_arrive(store: Store) -> None:
+    """Each request row gets the next arrival number, whatever its time; a retried batch
+    takes no number for the rows already stored."""
+    late = request_rows(3, seed=9)  # their times sort after the next batch's
+    early = request_rows(4, seed=1)
+    store.append("requests", late)
+    store.append("requests", early)
+    store.append("requests", early)
+    arrived = store.sql("SELECT request_id, seq FROM requests ORDER BY seq")
+    assert arrived["request_id"].tolist() == [
+        *late.column("request_id").to_pylist(),
+        *early.column("request_id").to_pylist(),
+    ]
+    assert arrived["seq"].is_monotonic_increasing and arrived["seq"].is_unique
+
+
+def test_a_batch_cannot_set_the_arrival_number(store: Store) -> None:
+    """The arrival number is the store's: a batch that gives one is refused, naming it."""
+    rows = request_rows(2).append_column("seq", [[1, 2]])
+    with pytest.raises(SchemaError, match="'seq' of table 'requests' is numbered by the store"):
+        store.append("requests", rows)
+    assert store.counts()["requests"] == 0
 
 
 def test_a_retried_batch_inserts_nothing_twice(store: Store) -> None:
