@@ -22,11 +22,13 @@ from typing import Any
 
 from mlops_lab.errors import LabError, listing, parameter_error
 from mlops_lab.routing import POLICIES, REWARDS
+from mlops_lab.stats import CORRECTIONS, NUMERIC_TESTS
 
 __all__ = [
     "BANDIT",
     "CANARY",
     "DEPLOY",
+    "MONITOR",
     "REQUIRED",
     "TUNE",
     "Option",
@@ -157,6 +159,14 @@ def _number_not_below_zero(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
 
 
+def _number_above_zero(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value > 0
+
+
+def _share(value: Any) -> bool:
+    return _number_above_zero(value) and value < 1
+
+
 def _not_an_integer_below_two(value: Any) -> bool:
     # cv may also be a splitter object, which scikit-learn checks when it splits.
     return not (isinstance(value, int) and value < 2)
@@ -239,6 +249,38 @@ BANDIT = OptionGroup(
                metavar="POLICY"),
         Option("reward", "accuracy", "accuracy: the truth equals the prediction; reward: the "
                "reward sent with the feedback", choices=REWARDS),
+    ),
+)  # fmt: skip
+
+
+OUTLIER_DETECTORS = ("iforest", "mahalanobis", None)
+
+MONITOR = OptionGroup(
+    "monitor()",
+    (
+        Option("window_rows", 1000, "a window closes when it holds this many served requests",
+               rule=integer_at_least(2), flag=int),
+        Option("window_seconds", 3600.0, "or when its first request is this old, so that low "
+               "traffic is still checked", rule=Rule("be a number > 0", _number_above_zero),
+               flag=float),
+        Option("alpha", 0.05, "the level of the drift and accuracy tests",
+               rule=Rule("be a number between 0 and 1", _share), flag=float),
+        Option("correction", "bonferroni", "how per-feature p-values are corrected for "
+               "testing every feature", choices=CORRECTIONS),
+        Option("min_effect", 0.1, "the smallest distance that counts as drift (Wasserstein "
+               "in reference standard deviations, or Jensen-Shannon)",
+               rule=Rule("be a number >= 0", _number_not_below_zero), flag=float),
+        Option("numeric_test", "ks", "ks: Kolmogorov-Smirnov; cvm: Cramér-von Mises",
+               choices=NUMERIC_TESTS),
+        Option("categorical", (), "features to test as categories, beside those whose "
+               "reference column holds text or booleans", flag=list, metavar="FEATURE"),
+        Option("outliers", "iforest", "the outlier detector fitted on the reference",
+               choices=OUTLIER_DETECTORS),
+        Option("outlier_rate", 0.01, "the share of the reference the outlier detector "
+               "flags, which sets its threshold",
+               rule=Rule("be a number between 0 and 1", _share), flag=float),
+        Option("confidence", 0.95, "the confidence of the intervals around accuracy and errors",
+               rule=Rule("be a number between 0 and 1", _share), flag=float),
     ),
 )  # fmt: skip
 

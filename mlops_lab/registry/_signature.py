@@ -51,6 +51,14 @@ def model_features(model: Any) -> tuple[list[str] | None, int | None]:
     return None, (int(count) if count is not None else None)
 
 
+def model_rows(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """``frame`` as the model takes it: by name if it was fitted with names, else an array.
+
+    A model fitted on an array warns when given names; give it the array it knows.
+    """
+    return frame if model_features(model)[0] is not None else frame.to_numpy()
+
+
 def default_names(count: int) -> list[str]:
     """Names for features the model knows only by position: x0, x1, ..."""
     return [f"x{i}" for i in range(count)]
@@ -199,11 +207,8 @@ def _inputs(model: Any, reference: pd.DataFrame | None) -> list[dict[str, str | 
 def _predict_head(model: Any, reference: pd.DataFrame | None) -> np.ndarray | None:
     if reference is None or not hasattr(model, "predict"):
         return None
-    head = reference.head(5)
-    # A model fitted on an array warns when given names; give it the array it knows.
-    rows = head if model_features(model)[0] is not None else head.to_numpy()
     try:
-        return np.asarray(model.predict(rows))
+        return np.asarray(model.predict(model_rows(model, reference.head(5))))
     except Exception as exc:
         raise RegistryError(
             f"The model could not predict on the 'reference' sample passed to register() "

@@ -197,8 +197,9 @@ FROM requests r WHERE r.request_id = feedback.request_id;
 # The monitor reads what arrived since its last pass. Request time cannot say that (replicas
 # flush a second apart, a restarted one replays its journal), so the store numbers request
 # and feedback rows as they arrive: writes are serialised, so a reader sees every number up
-# to the highest it sees. Outlier scores and explanations are kept by request id; a
-# monitor's state (watermarks, fitted detectors, online state) by endpoint and key.
+# to the highest it sees. A monitor's windows are ranges of those numbers. Outlier scores
+# and explanations are kept by request id; a monitor's state (watermarks, fitted detectors,
+# online state) by endpoint and key.
 _MONITORING = """
 CREATE SEQUENCE requests_arrival START 1;
 ALTER TABLE requests ADD COLUMN seq BIGINT DEFAULT nextval('requests_arrival');
@@ -207,6 +208,17 @@ ALTER TABLE feedback ADD COLUMN seq BIGINT DEFAULT nextval('feedback_arrival');
 ALTER TABLE monitor_results ADD COLUMN model VARCHAR;
 ALTER TABLE monitor_results ADD COLUMN model_version INTEGER;
 ALTER TABLE monitor_results ADD COLUMN window_id VARCHAR;
+CREATE TABLE monitor_windows (
+    window_id       VARCHAR PRIMARY KEY,
+    endpoint        VARCHAR NOT NULL,
+    first_seq       BIGINT NOT NULL,
+    last_seq        BIGINT NOT NULL,
+    window_start    TIMESTAMP NOT NULL,
+    window_end      TIMESTAMP NOT NULL,
+    rows            BIGINT NOT NULL,
+    closed_at       TIMESTAMP NOT NULL,
+    closed_by       VARCHAR NOT NULL
+);
 CREATE TABLE monitor_state (
     endpoint        VARCHAR NOT NULL,
     key             VARCHAR NOT NULL,

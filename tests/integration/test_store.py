@@ -23,7 +23,8 @@ from mlops_lab.store._migrations import MIGRATIONS
 NOW = datetime(2026, 3, 1, 9, 30)
 LIFECYCLE_TABLES = {
     "alerts", "datasets", "dead_letters", "endpoints", "events", "experiments", "explanations",
-    "feedback", "model_aliases", "models", "monitor_results", "monitor_state", "outlier_scores",
+    "feedback", "model_aliases", "models", "monitor_results", "monitor_state", "monitor_windows",
+    "outlier_scores",
     "requests", "route_changes", "trial_results", "trials",
 }  # fmt: skip
 

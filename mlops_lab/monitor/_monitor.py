@@ -1,0 +1,244 @@
+"""One endpoint's monitor: its options, and a pass over what arrived since the last one.
+
+A pass reads the requests after the last closed window, gives every request not yet scored
+its outlier score, closes the windows that are full or old enough and checks each model
+version's requests in them against its reference, and recomputes the live metrics of the
+closed windows that new feedback reached. Everything it writes (windows, results, scores
+and the cursor that says how far it got) goes in one transaction, so a pass cut short
+leaves nothing behind, and the next one does the same work again with the same ids.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from mlops_lab._options import MONITOR, resolve
+from mlops_lab.monitor._checks import window_checks
+from mlops_lab.monitor._errors import MonitorError
+from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
+from mlops_lab.monitor._outliers import OutlierDetector, outlier_detector
+from mlops_lab.monitor._reference import (
+    Reference,
+    check_categorical,
+    endpoint_trust,
+    load_reference,
+)
+from mlops_lab.monitor._results import Subject, error_row
+from mlops_lab.monitor._state import (
+    CONFIG_KEY,
+    Cursor,
+    cursor_row,
+    now,
+    read_cursor,
+    read_state,
+    state_row,
+)
+from mlops_lab.monitor._windows import (
+    MAX_WINDOWS_PER_PASS,
+    Window,
+    close_windows,
+    features_frame,
+    new_rows,
+)
+from mlops_lab.store import StoreClient
+
+Version = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """What one pass did.
+
+    Attributes:
+        windows: The windows it closed.
+        scored: Requests given an outlier score.
+        relabelled: Closed windows whose live metrics new feedback changed.
+        results: Result rows written.
+        errors: Checks that raised (their error rows are among the results).
+        seconds: How long the pass took.
+        cursor: Where the next pass starts.
+    """
+
+    windows: list[str]
+    scored: int
+    relabelled: int
+    results: int
+    errors: int
+    seconds: float
+    cursor: Cursor = field(repr=False)
+
+
+class Monitor:
+    """The monitor of one endpoint, working on the store (in any process).
+
+    Example:
+        >>> monitor = Monitor(lab.store, "churn")
+        >>> monitor.configure(window_rows=500)
+        >>> monitor.run().windows
+        ['churn:1-500']
+    """
+
+    def __init__(self, store: StoreClient, endpoint: str) -> None:
+        self.store = store
+        self.endpoint = endpoint
+        self._references: dict[Version, Reference] = {}
+        self._detectors: dict[Version, OutlierDetector] = {}
+
+    def configure(self, **options: Any) -> dict[str, Any]:
+        """Set the monitor's options (the others keep their defaults) and keep them.
+
+        Raises:
+            MonitorError: an unknown option, a value its rule refuses, or an endpoint that
+                was never deployed.
+        """
+        endpoint_trust(self.store, self.endpoint)  # refuses an endpoint never deployed
+        settings = _resolved(options)
+        check_categorical(self.store, self.endpoint, settings["categorical"])
+        self.store.write({"monitor_state": [state_row(self.endpoint, CONFIG_KEY, settings)]})
+        self._references.clear()
+        self._detectors.clear()
+        return settings
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options kept for this endpoint, or the defaults."""
+        kept = read_state(self.store, self.endpoint, CONFIG_KEY)
+        return _resolved(kept[0] if kept else {})
+
+    def run(self, at: datetime | None = None) -> PassReport:
+        """Run one pass now; ``at`` stands for the current time (for windows closed by age)."""
+        started = clock.perf_counter()
+        settings = self.settings
+        when = at or now()
+        cursor = read_cursor(self.store, self.endpoint)
+        limit = settings["window_rows"] * MAX_WINDOWS_PER_PASS
+        rows = new_rows(self.store, self.endpoint, cursor.requests, limit)
+        scores, flags, scored_to = self._score(rows, cursor, settings, when)
+        windows = close_windows(self.endpoint, rows, size=settings["window_rows"],
+                                seconds=settings["window_seconds"], now=when)  # fmt: skip
+        results = [r for w in windows for r in self._check(w, settings, flags, when)]
+        feedback_to = self._feedback_seen()
+        relabelled = windows_with_new_feedback(self.store, self.endpoint, cursor.feedback)
+        closed_before = {w.window_id for w in relabelled}
+        for window in [*relabelled, *(w for w in windows if w.window_id not in closed_before)]:
+            results += self._labels(window, settings, when, feedback_to)
+        cursor = replace(
+            cursor, requests=windows[-1].last_seq if windows else cursor.requests,
+            scored=scored_to, feedback=max(cursor.feedback, feedback_to),
+            windows=cursor.windows + len(windows),
+        )  # fmt: skip
+        self.store.write({
+            "monitor_windows": [w.record(when) for w in windows],
+            "monitor_results": results,
+            "outlier_scores": scores,
+            "monitor_state": [cursor_row(self.endpoint, cursor)],
+        })  # fmt: skip
+        return PassReport(
+            windows=[w.window_id for w in windows], scored=len(scores),
+            relabelled=len(relabelled), results=len(results),
+            errors=sum(r["metric"] == "error" for r in results),
+            seconds=clock.perf_counter() - started, cursor=cursor,
+        )  # fmt: skip
+
+    def reference(self, model: str, version: int) -> Reference:
+        """The reference of a model version, loaded once per monitor."""
+        key = (model, int(version))
+        if key not in self._references:
+            categorical = self.settings["categorical"]
+            self._references[key] = load_reference(
+                self.store, self.endpoint, model, int(version), categorical
+            )
+        return self._references[key]
+
+    def _score(
+        self, rows: pd.DataFrame, cursor: Cursor, settings: dict[str, Any], when: datetime
+    ) -> tuple[list[dict[str, Any]], dict[str, bool], int]:
+        """Outlier scores of the rows not yet scored; flags of every row read; new cursor."""
+        fresh = rows[rows["seq"] > cursor.scored]
+        kept = self._kept_flags(rows[rows["seq"] <= cursor.scored])
+        if settings["outliers"] is None or fresh.empty:
+            scored_to = int(rows["seq"].max()) if len(rows) else cursor.scored
+            return [], kept, max(cursor.scored, scored_to)
+        scores = []
+        for (model, version), group in fresh.groupby(["model", "model_version"], sort=True):
+            try:
+                detector = self._detector(str(model), int(version), settings)
+                reference = self.reference(str(model), int(version))
+                values = detector.scores(features_frame(group, reference.features))
+            except MonitorError:
+                continue  # no reference: the window's checks record why
+            for request_id, score in zip(group["request_id"], values, strict=True):
+                scores.append({
+                    "request_id": request_id, "endpoint": self.endpoint, "time": when,
+                    "model": str(model), "model_version": int(version),
+                    "detector": detector.name, "score": float(score),
+                    "outlier": bool(score > detector.threshold),
+                })  # fmt: skip
+        flags = {**kept, **{s["request_id"]: s["outlier"] for s in scores}}
+        return scores, flags, int(rows["seq"].max())
+
+    def _kept_flags(self, rows: pd.DataFrame) -> dict[str, bool]:
+        if rows.empty:
+            return {}
+        kept = self.store.query(
+            "SELECT request_id, outlier FROM outlier_scores "
+            "WHERE request_id IN (SELECT unnest(?::VARCHAR[]))",
+            [rows["request_id"].tolist()],
+        ).to_pylist()
+        return {row["request_id"]: bool(row["outlier"]) for row in kept}
+
+    def _detector(self, model: str, version: int, settings: dict[str, Any]) -> OutlierDetector:
+        key = (model, version)
+        if key not in self._detectors:
+            self._detectors[key] = outlier_detector(
+                self.store, self.endpoint, self.reference(model, version),
+                settings["outliers"], settings["outlier_rate"],
+            )  # fmt: skip
+        return self._detectors[key]
+
+    def _check(
+        self, window: Window, settings: dict[str, Any], flags: dict[str, bool], when: datetime
+    ) -> list[dict[str, Any]]:
+        results = []
+        for (model, version), group in window.rows.groupby(["model", "model_version"]):
+            subject = Subject(window, str(model), int(version))
+            try:
+                reference = self.reference(str(model), int(version))
+            except MonitorError as error:
+                results.append(error_row(subject, "reference", error, time=when))
+                continue
+            results += window_checks(subject, group, reference, settings, flags, time=when)
+        return results
+
+    def _labels(
+        self, window: Window, settings: dict[str, Any], when: datetime, seen: int
+    ) -> list[dict[str, Any]]:
+        joined = labelled(self.store, window)
+        tasks = {}
+        for model, version in (
+            joined[["model", "model_version"]].drop_duplicates().itertuples(index=False)
+        ):
+            try:
+                tasks[(str(model), int(version))] = self.reference(str(model), int(version)).task
+            except MonitorError:
+                continue
+        return label_metrics(window, joined, tasks, settings, time=when, seen=seen)
+
+    def _feedback_seen(self) -> int:
+        row = self.store.query(
+            "SELECT coalesce(max(seq), 0) AS seq FROM feedback WHERE endpoint = ?",
+            [self.endpoint],
+        ).to_pylist()
+        return int(row[0]["seq"])
+
+
+def _resolved(options: dict[str, Any]) -> dict[str, Any]:
+    """Every option of the monitor, checked, with its features to test as categories a list."""
+    settings = resolve(MONITOR, options, MonitorError)
+    settings["categorical"] = list(settings["categorical"])
+    return settings

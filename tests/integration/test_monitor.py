@@ -1,0 +1,292 @@
+"""A monitor's passes over a real store: windows, drift, outlier scores, live metrics.
+
+The requests are written to the store as the router writes them (one row per instance,
+features and prediction as JSON), for an endpoint recorded as deployed with the model
+versions registered in the same store. alibi-detect's IForest scores the outliers.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from mlops_lab.monitor import Monitor, MonitorError
+from mlops_lab.registry import Registry
+from mlops_lab.store import Store
+
+FEATURES = ["x0", "x1", "x2", "x3"]
+START = datetime(2026, 5, 1, 12, 0)
+
+
+def frame(n: int, seed: int, shift: dict[str, float] | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
+    for name, by in (shift or {}).items():
+        data[name] += by
+    return data
+
+
+def labels(data: pd.DataFrame, seed: int) -> np.ndarray:
+    """Labels drawn from the logistic model a LogisticRegression fits well (so calibrated)."""
+    rng = np.random.default_rng(seed)
+    p = 1 / (1 + np.exp(-(1.5 * data["x0"] - data["x1"])))
+    return (rng.uniform(size=len(data)) < p).astype(int)
+
+
+def deploy(store: Store, endpoint: str = "churn", task: str = "classification") -> Any:
+    """Register a model with its reference and record the endpoint as running it."""
+    train = frame(2000, seed=1)
+    y = labels(train, seed=2)
+    model = LogisticRegression().fit(train, y)
+    if task == "regression":
+        model = LinearRegression().fit(train, train["x0"] * 2.0 + train["x1"])
+    Registry(store).register("m", model, reference=frame(1000, seed=3))
+    now = START - timedelta(days=1)
+    config = {"trust": {"trusted": [], "allow_pickle": False},
+              "routes": {"arms": ["m@1"], "shadow": []}}  # fmt: skip
+    store.write({"endpoints": [{"endpoint": endpoint, "created_at": now, "updated_at": now,
+                                "status": "running", "config": config}]})  # fmt: skip
+    return model
+
+
+def serve(
+    store: Store, model: Any, data: pd.DataFrame, *, endpoint: str = "churn", version: int = 1,
+    start: datetime = START,
+) -> list[str]:  # fmt: skip
+    """Log one served row per instance, as the router does; return the request ids."""
+    predictions = model.predict(data).tolist()
+    ids = [uuid.uuid4().hex for _ in range(len(data))]
+    rows = [
+        {
+            "request_id": ids[i], "time": start + timedelta(milliseconds=10 * i),
+            "endpoint": endpoint, "model": "m", "model_version": version, "arm": "main",
+            "propensity": 1.0, "policy": "split", "features": data.iloc[i].to_dict(),
+            "prediction": json.dumps(predictions[i]), "latency_ms": 1.0, "status": 200,
+        }
+        for i in range(len(data))
+    ]  # fmt: skip
+    store.append("requests", rows)
+    return ids
+
+
+def give_feedback(store: Store, ids: list[str], truths: list[Any], endpoint: str = "churn"):
+    store.append("feedback", [
+        {"feedback_id": uuid.uuid4().hex, "request_id": rid, "time": START, "truth": truth,
+         "endpoint": endpoint, "source": "api"}
+        for rid, truth in zip(ids, truths, strict=True)
+    ])  # fmt: skip
+
+
+def results(store: Store, metric: str) -> pd.DataFrame:
+    return store.sql(
+        "SELECT * FROM monitor_results WHERE metric = ? ORDER BY window_id, time", [metric]
+    )
+
+
+def test_a_shifted_feature_is_named_and_only_it(store: Store) -> None:
+    """A window whose x2 moved by one standard deviation names x2 as drifted, and no other;
+    the window before it, from the reference's distribution, names none."""
+    model = deploy(store)
+    serve(store, model, frame(500, seed=30))
+    serve(store, model, frame(500, seed=11, shift={"x2": 1.0}))
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=500)
+    report = monitor.run()
+    assert report.windows == ["churn:1-500", "churn:501-1000"]
+    assert report.errors == 0
+    drifted = results(store, "drifted_features")
+    assert [json.loads(d)["features"] for d in drifted["details"]] == [[], ["x2"]]
+    per_feature = results(store, "drift")
+    assert len(per_feature) == 2 * len(FEATURES)
+
+
+def test_every_request_is_scored_and_injected_outliers_are_flagged(store: Store) -> None:
+    """Each served request gets one outlier score; requests far outside the reference are
+    flagged, and the window's outlier rate counts them."""
+    model = deploy(store)
+    normal = frame(290, seed=12)
+    strange = frame(10, seed=13) * 12
+    ids = serve(store, model, pd.concat([normal, strange], ignore_index=True))
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=300)
+    assert monitor.run().scored == 300
+    scores = store.sql("SELECT request_id, outlier FROM outlier_scores")
+    assert sorted(scores["request_id"]) == sorted(ids)
+    flagged = set(scores.loc[scores["outlier"], "request_id"])
+    assert set(ids[290:]) <= flagged
+    assert len(flagged) <= 10 + 15  # the reference's own 1 % and chance, not most requests
+    (rate,) = results(store, "outlier_rate")["value"]
+    assert rate == pytest.approx(len(flagged) / 300)
+
+
+def test_windows_close_by_count_or_by_age_and_nothing_is_counted_twice(store: Store) -> None:
+    """Rows that fill no window wait; the open window closes once its first request is old
+    enough; a further pass with nothing new closes nothing and scores nothing again."""
+    model = deploy(store)
+    serve(store, model, frame(150, seed=14))
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=100, window_seconds=600)
+    first = monitor.run(at=START + timedelta(seconds=60))
+    assert (first.windows, first.scored) == (["churn:1-100"], 150)
+    waiting = monitor.run(at=START + timedelta(seconds=120))
+    assert (waiting.windows, waiting.scored) == ([], 0)
+    aged = monitor.run(at=START + timedelta(seconds=601))
+    assert aged.windows == ["churn:101-150"]
+    assert Monitor(store, "churn").run(at=START + timedelta(days=1)).windows == []
+    closed = store.sql("SELECT window_id, rows, closed_by FROM monitor_windows ORDER BY 1")
+    assert closed.to_dict("records") == [
+        {"window_id": "churn:1-100", "rows": 100, "closed_by": "count"},
+        {"window_id": "churn:101-150", "rows": 50, "closed_by": "time"},
+    ]
+    assert store.sql("SELECT count(*) AS n FROM outlier_scores")["n"][0] == 150
+
+
+class FailingWrites(Store):
+    """A store whose next write fails, as when a monitor dies before its pass commits."""
+
+    fail = True
+
+    def write(self, batches):  # type: ignore[no-untyped-def]
+        if self.fail and "monitor_results" in batches:
+            self.fail = False
+            raise RuntimeError("the pass was cut short")
+        return super().write(batches)
+
+
+def test_a_pass_cut_short_leaves_nothing_and_the_next_does_it_once(tmp_path) -> None:
+    """Windows, results, scores and the cursor are written together: after a pass that
+    failed to commit, the next pass closes the same window once, with the same ids."""
+    with FailingWrites(tmp_path / "lab.duckdb") as store:
+        model = deploy(store)
+        serve(store, model, frame(200, seed=15))
+        monitor = Monitor(store, "churn")
+        monitor.configure(window_rows=200)
+        with pytest.raises(RuntimeError, match="cut short"):
+            monitor.run()
+        assert store.counts()["monitor_windows"] == 0
+        assert store.counts()["outlier_scores"] == 0
+        assert monitor.run().windows == ["churn:1-200"]
+        assert store.counts()["outlier_scores"] == 200
+        assert len(results(store, "drifted_features")) == 1
+
+
+def test_a_restarted_monitor_loads_its_fitted_detector_instead_of_fitting(store: Store) -> None:
+    """The fitted forest is kept in the store: a new monitor scores the same request the
+    same, and the kept detector is not written again."""
+    model = deploy(store)
+    serve(store, model, frame(100, seed=16))
+    Monitor(store, "churn").run()
+    kept = store.sql("SELECT key, updated_at FROM monitor_state WHERE key LIKE 'outliers:%'")
+    serve(store, model, frame(100, seed=16), start=START + timedelta(hours=1))
+    Monitor(store, "churn").run()
+    again = store.sql("SELECT key, updated_at FROM monitor_state WHERE key LIKE 'outliers:%'")
+    assert kept.to_dict("records") == again.to_dict("records")
+    scores = store.sql("SELECT score FROM outlier_scores ORDER BY time, score")["score"]
+    assert scores[:100].tolist() == pytest.approx(scores[100:].tolist())
+
+
+def test_accuracy_follows_the_labels_as_they_arrive(store: Store) -> None:
+    """At close a window has no labels; feedback on half its requests gives accuracy on
+    that half with its interval and a labelled share of 0.5; the rest completes it."""
+    model = deploy(store)
+    data = frame(200, seed=17)
+    ids = serve(store, model, data)
+    truth = labels(data, seed=18).tolist()
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=200)
+    monitor.run()
+    give_feedback(store, ids[:100], truth[:100])
+    assert monitor.run().relabelled == 1
+    give_feedback(store, ids[100:], truth[100:])
+    monitor.run()
+    accuracy = results(store, "accuracy")
+    details = [json.loads(d) for d in accuracy["details"]]
+    assert [d["labelled_share"] for d in details] == [0.0, 0.5, 1.0]
+    right = model.predict(data) == np.array(truth)
+    assert accuracy["value"].tolist()[1:] == pytest.approx([right[:100].mean(), right.mean()])
+    assert details[2]["low"] < details[2]["value"] < details[2]["high"]
+
+
+def test_accuracy_expected_before_labels_covers_the_realised_accuracy(store: Store) -> None:
+    """Under covariate shift with the same concept, the accuracy a calibrated model expects
+    before labels holds the accuracy its labels then show, within its interval."""
+    model = deploy(store)
+    data = frame(2000, seed=19, shift={"x0": 0.8, "x3": -1.0})
+    ids = serve(store, model, data)
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=2000)
+    monitor.run()
+    give_feedback(store, ids, labels(data, seed=20).tolist())
+    monitor.run()
+    (expected,) = [json.loads(d) for d in results(store, "expected_accuracy")["details"]]
+    realised = results(store, "accuracy")["value"].iloc[-1]
+    assert expected["low"] <= realised <= expected["high"]
+
+
+def test_a_regressor_gets_mae_and_rmse_with_intervals(store: Store) -> None:
+    """Numeric truths against numeric predictions give MAE and RMSE, each in its interval."""
+    model = deploy(store, task="regression")
+    data = frame(100, seed=21)
+    ids = serve(store, model, data)
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=100)
+    monitor.run()
+    errors = np.random.default_rng(22).normal(scale=0.5, size=100)
+    give_feedback(store, ids, (model.predict(data) + errors).tolist())
+    monitor.run()
+    mae = results(store, "mae").iloc[-1]
+    rmse = results(store, "rmse").iloc[-1]
+    assert mae["value"] == pytest.approx(np.abs(errors).mean())
+    assert rmse["value"] == pytest.approx(np.sqrt((errors**2).mean()))
+
+
+def test_a_version_without_a_reference_is_an_error_result_that_says_how_to_fix_it(
+    store: Store,
+) -> None:
+    """Requests of a version registered without a reference sample give an error result
+    naming the version and how to register one; the pass still closes its window."""
+    model = deploy(store)
+    Registry(store).register("m", model)  # version 2, no reference
+    serve(store, model, frame(50, seed=23), version=2)
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=50)
+    report = monitor.run()
+    assert report.windows == ["churn:1-50"]
+    (error,) = [json.loads(d) for d in results(store, "error")["details"]]
+    assert "m@2" in error["message"] and "reference=X_test" in error["message"]
+
+
+def test_bad_options_and_unknown_endpoints_are_refused_and_keep_the_settings(
+    store: Store,
+) -> None:
+    """An unknown option names the closest, a value outside its rule says the rule, an
+    endpoint never deployed says how to deploy one; the kept options stay as they were."""
+    deploy(store)
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=300)
+    with pytest.raises(MonitorError, match="window_rows"):
+        monitor.configure(window_row=10)
+    with pytest.raises(MonitorError, match="'alpha' parameter of monitor"):
+        monitor.configure(alpha=1.5)
+    with pytest.raises(MonitorError, match="No endpoint 'nope'"):
+        Monitor(store, "nope").configure()
+    assert monitor.settings["window_rows"] == 300
+
+
+def test_a_categorical_option_naming_no_feature_is_refused(store: Store) -> None:
+    """``categorical`` must name features the endpoint's models have; the error lists them,
+    and the kept options stay as they were."""
+    deploy(store)
+    monitor = Monitor(store, "churn")
+    with pytest.raises(MonitorError, match=r"'plan'.*x0"):
+        monitor.configure(window_rows=20, categorical=["plan"])
+    assert monitor.settings["categorical"] == []
+    monitor.configure(categorical=["x3"])
+    assert monitor.reference("m", 1).kinds["x3"] == "categorical"
