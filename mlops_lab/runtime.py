@@ -17,6 +17,7 @@ from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
+from mlops_lab.monitor._read import monitoring
 from mlops_lab.registry import Registry
 from mlops_lab.serve._deploy import endpoint_config, list_endpoints
 from mlops_lab.serve._endpoint import Endpoint, deploy
@@ -206,6 +207,19 @@ class Lab:
     def endpoints(self) -> pd.DataFrame:
         """The running endpoints and how each routes its traffic."""
         return list_endpoints(self.store)
+
+    def monitoring(self, endpoint: str, metric: str | None = None) -> pd.DataFrame:
+        """What the endpoint's monitor found: the latest value of each metric in each window.
+
+        Args:
+            endpoint: The endpoint's name.
+            metric: Only this metric ("drift", "accuracy", "outlier_rate", ...); all if None.
+
+        Example:
+            >>> lab.monitoring("churn", "drift").pivot(
+            ...     index="window_start", columns="feature", values="value")
+        """
+        return monitoring(self.store, endpoint, metric)
 
     def feedback(self, endpoint: str, data: Any) -> dict[str, Any]:
         """Give feedback in bulk: a DataFrame with ``request_id`` and ``truth`` or ``reward``.

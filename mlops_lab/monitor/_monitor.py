@@ -22,6 +22,7 @@ from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
 from mlops_lab.monitor._outliers import OutlierDetector, outlier_detector
+from mlops_lab.monitor._read import monitoring
 from mlops_lab.monitor._reference import (
     Reference,
     check_categorical,
@@ -76,6 +77,9 @@ class PassReport:
 class Monitor:
     """The monitor of one endpoint, working on the store (in any process).
 
+    Configure it with :meth:`configure` (or by calling it), run a pass with :meth:`run`,
+    and read what it found with :meth:`results`.
+
     Example:
         >>> monitor = Monitor(lab.store, "churn")
         >>> monitor.configure(window_rows=500)
@@ -88,6 +92,22 @@ class Monitor:
         self.endpoint = endpoint
         self._references: dict[Version, Reference] = {}
         self._detectors: dict[Version, OutlierDetector] = {}
+
+    def __call__(self, **options: Any) -> dict[str, Any]:
+        """Set the monitor's options, as :meth:`configure` does.
+
+        Example:
+            >>> lab.endpoint("churn").monitor(window_rows=500, min_effect=0.2)
+        """
+        return self.configure(**options)
+
+    def results(self, metric: str | None = None) -> pd.DataFrame:
+        """The latest value of each metric (or of ``metric``) in each closed window.
+
+        Example:
+            >>> lab.endpoint("churn").monitor.results("accuracy")[["window_start", "value"]]
+        """
+        return monitoring(self.store, self.endpoint, metric)
 
     def configure(self, **options: Any) -> dict[str, Any]:
         """Set the monitor's options (the others keep their defaults) and keep them.

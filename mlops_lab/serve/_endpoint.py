@@ -18,6 +18,7 @@ from ray import serve
 from mlops_lab._options import BANDIT, CANARY, DEPLOY, resolve
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
+from mlops_lab.monitor._monitor import Monitor
 from mlops_lab.registry import Registry
 from mlops_lab.routing import _rollout as rollout
 from mlops_lab.routing._rollout import Routes
@@ -165,6 +166,17 @@ class Endpoint:
     def view(self, every: str | float = "10s", last: str | float | None = None) -> TrafficView:
         """The traffic share per model over time, as a chart in a notebook."""
         return TrafficView(self.traffic(every, last), self.name)
+
+    @property
+    def monitor(self) -> Monitor:
+        """The endpoint's monitor: call it to set its options, ``run()`` it for a pass now.
+
+        Example:
+            >>> ep.monitor(window_rows=500)
+            >>> ep.monitor.run().windows
+            >>> ep.monitor.results("drift")
+        """
+        return Monitor(self._store, self.name)
 
     def undeploy(self) -> None:
         """Stop serving; the endpoint's logged requests and feedback stay in the store."""

@@ -290,3 +290,31 @@ def test_a_categorical_option_naming_no_feature_is_refused(store: Store) -> None
     assert monitor.settings["categorical"] == []
     monitor.configure(categorical=["x3"])
     assert monitor.reference("m", 1).kinds["x3"] == "categorical"
+
+
+def test_results_show_each_metric_once_per_window_at_its_latest_value(store: Store) -> None:
+    """A frame of the results holds the latest accuracy of a window (not its first, empty
+    one), drift per feature with its feature named, and intervals as columns."""
+    model = deploy(store)
+    data = frame(100, seed=25)
+    ids = serve(store, model, data)
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=100)
+    monitor.run()
+    give_feedback(store, ids, labels(data, seed=26).tolist())
+    monitor.run()
+    accuracy = monitor.results("accuracy")
+    assert len(accuracy) == 1
+    assert accuracy["details"][0]["labelled_share"] == 1.0
+    assert accuracy["low"][0] < accuracy["value"][0] < accuracy["high"][0]
+    drift = monitor.results("drift")
+    assert drift["feature"].tolist() == FEATURES
+    everything = monitor.results()
+    assert set(everything["metric"]) >= {"accuracy", "drift", "outlier_rate", "rows"}
+
+
+def test_an_unknown_metric_is_refused_with_the_ones_there_are(store: Store) -> None:
+    """Asking for a metric the monitor does not compute names those it does."""
+    deploy(store)
+    with pytest.raises(MonitorError, match="'metric' parameter of monitoring.*accuracy"):
+        Monitor(store, "churn").results("acuracy")
