@@ -281,6 +281,10 @@ MONITOR = OptionGroup(
                rule=Rule("be a number between 0 and 1", _share), flag=float),
         Option("confidence", 0.95, "the confidence of the intervals around accuracy and errors",
                rule=Rule("be a number between 0 and 1", _share), flag=float),
+        Option("alerts", ("drift", "accuracy < reference", "outlier_rate > 0.05"),
+               "alert rules: drift, prediction_drift, accuracy < reference, or a metric "
+               "compared with a number (accuracy, expected_accuracy, mae, rmse, outlier_rate, "
+               "labelled_share)", flag=list, metavar="RULE"),
     ),
 )  # fmt: skip
 

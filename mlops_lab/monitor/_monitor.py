@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_lab._options import MONITOR, resolve
+from mlops_lab.monitor._alerts import judge, open_alerts
 from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
@@ -30,6 +31,7 @@ from mlops_lab.monitor._reference import (
     load_reference,
 )
 from mlops_lab.monitor._results import Subject, error_row
+from mlops_lab.monitor._rules import parse_rules
 from mlops_lab.monitor._state import (
     CONFIG_KEY,
     Cursor,
@@ -57,6 +59,7 @@ class PassReport:
 
     Attributes:
         windows: The windows it closed.
+        alerts: The alerts it opened or resolved, as their messages.
         scored: Requests given an outlier score.
         relabelled: Closed windows whose live metrics new feedback changed.
         results: Result rows written.
@@ -66,6 +69,7 @@ class PassReport:
     """
 
     windows: list[str]
+    alerts: list[str]
     scored: int
     relabelled: int
     results: int
@@ -118,6 +122,7 @@ class Monitor:
         """
         endpoint_trust(self.store, self.endpoint)  # refuses an endpoint never deployed
         settings = _resolved(options)
+        parse_rules(settings["alerts"])
         check_categorical(self.store, self.endpoint, settings["categorical"])
         self.store.write({"monitor_state": [state_row(self.endpoint, CONFIG_KEY, settings)]})
         self._references.clear()
@@ -147,6 +152,9 @@ class Monitor:
         closed_before = {w.window_id for w in relabelled}
         for window in [*relabelled, *(w for w in windows if w.window_id not in closed_before)]:
             results += self._labels(window, settings, when, feedback_to)
+        alerts = judge(parse_rules(settings["alerts"]), results,
+                       open_alerts(self.store, self.endpoint), self._reference_accuracy,
+                       settings, time=when)  # fmt: skip
         cursor = replace(
             cursor, requests=windows[-1].last_seq if windows else cursor.requests,
             scored=scored_to, feedback=max(cursor.feedback, feedback_to),
@@ -156,10 +164,13 @@ class Monitor:
             "monitor_windows": [w.record(when) for w in windows],
             "monitor_results": results,
             "outlier_scores": scores,
+            "alerts": alerts,
             "monitor_state": [cursor_row(self.endpoint, cursor)],
         })  # fmt: skip
         return PassReport(
             windows=[w.window_id for w in windows], scored=len(scores),
+            alerts=[("resolved: " if a["resolved_at"] else "") + a["message"] for a in alerts
+                    if a["resolved_at"] or "last" not in a["details"]],
             relabelled=len(relabelled), results=len(results),
             errors=sum(r["metric"] == "error" for r in results),
             seconds=clock.perf_counter() - started, cursor=cursor,
@@ -249,6 +260,13 @@ class Monitor:
                 continue
         return label_metrics(window, joined, tasks, settings, time=when, seen=seen)
 
+    def _reference_accuracy(self, ref: str) -> float | None:
+        model, version = ref.rsplit("@", 1)
+        try:
+            return self.reference(model, int(version)).accuracy
+        except MonitorError:
+            return None
+
     def _feedback_seen(self) -> int:
         row = self.store.query(
             "SELECT coalesce(max(seq), 0) AS seq FROM feedback WHERE endpoint = ?",
@@ -261,4 +279,5 @@ def _resolved(options: dict[str, Any]) -> dict[str, Any]:
     """Every option of the monitor, checked, with its features to test as categories a list."""
     settings = resolve(MONITOR, options, MonitorError)
     settings["categorical"] = list(settings["categorical"])
+    settings["alerts"] = list(settings["alerts"])
     return settings

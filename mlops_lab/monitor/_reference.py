@@ -35,6 +35,7 @@ class Reference:
         task: ``"classification"`` or ``"regression"``.
         model: The fitted model.
         predictions: The model's predictions on the reference.
+        metrics: The metrics registered with the version.
     """
 
     ref: str
@@ -43,6 +44,22 @@ class Reference:
     task: str
     model: Any
     predictions: np.ndarray = field(repr=False)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float | None:
+        """The accuracy live traffic should keep.
+
+        The registered one (``accuracy``, else the search's ``cv_accuracy``), else what the
+        model's probabilities expect on the reference sample; None for a regressor or a
+        classifier without either.
+        """
+        for name in ("accuracy", "cv_accuracy"):
+            value = self.metrics.get(name)
+            if isinstance(value, int | float) and 0 <= value <= 1:
+                return float(value)
+        confidences = self.confidences(self.frame)
+        return None if confidences is None else float(confidences.mean())
 
     @property
     def features(self) -> list[str]:
@@ -76,7 +93,8 @@ def load_reference(
             "live traffic with. Register the version with one, e.g. "
             f"lab.registry.register('{model}', fitted_model, reference=X_test), and deploy it."
         ) from error
-    signature = registry.get(ref).signature
+    described = registry.get(ref)
+    signature = described.signature
     trust = endpoint_trust(store, endpoint)
     fitted = registry.load(ref, trusted=trust.get("trusted", ()),
                            allow_pickle=bool(trust.get("allow_pickle", False)))  # fmt: skip
@@ -87,6 +105,7 @@ def load_reference(
         task=str(signature.get("task", "regression")),
         model=fitted,
         predictions=np.asarray(fitted.predict(model_rows(fitted, frame))),
+        metrics=dict(described.metrics or {}),
     )
 
 

@@ -318,3 +318,68 @@ def test_an_unknown_metric_is_refused_with_the_ones_there_are(store: Store) -> N
     deploy(store)
     with pytest.raises(MonitorError, match="'metric' parameter of monitoring.*accuracy"):
         Monitor(store, "churn").results("acuracy")
+
+
+def alerts(store: Store) -> pd.DataFrame:
+    return store.sql("SELECT * FROM alerts ORDER BY time")
+
+
+def test_drift_opens_one_alert_naming_the_feature_until_a_window_without_it(
+    store: Store,
+) -> None:
+    """Two drifted windows keep one open alert (the later window in its details); a window
+    without drift resolves it with the time; an unshifted stream before opened none."""
+    model = deploy(store)
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=400, alerts=["drift"])
+    serve(store, model, frame(400, seed=40))
+    assert monitor.run(at=START).alerts == []
+    assert alerts(store).empty
+    for seed, hour in ((41, 1), (42, 2)):
+        serve(store, model, frame(400, seed=seed, shift={"x1": 1.0}),
+              start=START + timedelta(hours=hour))  # fmt: skip
+        monitor.run(at=START + timedelta(hours=hour))
+    (alert,) = alerts(store).to_dict("records")
+    details = json.loads(alert["details"])
+    assert alert["resolved_at"] is pd.NaT or alert["resolved_at"] is None
+    assert alert["severity"] == "warning" and "['x1']" in alert["message"]
+    assert details["opened_in"] == "churn:401-800"
+    assert details["last"]["window_id"] == "churn:801-1200"
+    serve(store, model, frame(400, seed=43), start=START + timedelta(hours=3))
+    report = monitor.run(at=START + timedelta(hours=3))
+    assert report.alerts and report.alerts[0].startswith("resolved: ")
+    (resolved,) = alerts(store).to_dict("records")
+    assert resolved["resolved_at"] == START + timedelta(hours=3)
+    assert json.loads(resolved["details"])["resolved_in"] == "churn:1201-1600"
+
+
+def test_accuracy_significantly_below_the_reference_opens_a_critical_alert(
+    store: Store,
+) -> None:
+    """When the concept changes (the labels follow another rule), live accuracy falls below
+    what the model expects on its reference, and a critical alert says by how much."""
+    model = deploy(store)
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=300, alerts=["accuracy < reference"])
+    data = frame(300, seed=44)
+    ids = serve(store, model, data)
+    monitor.run()
+    changed = labels(data.assign(x0=-data["x0"]), seed=45)  # the sign of x0's effect flips
+    give_feedback(store, ids, changed.tolist())
+    report = monitor.run()
+    (alert,) = alerts(store).to_dict("records")
+    assert alert["severity"] == "critical" and alert["kind"] == "accuracy"
+    assert "below its reference" in alert["message"]
+    assert report.alerts == [alert["message"]]
+    details = json.loads(alert["details"])
+    assert details["value"] < details["reference"] and details["p_value"] < 0.05
+
+
+def test_an_alert_rule_that_cannot_be_read_is_refused_and_keeps_the_rules(store: Store) -> None:
+    """A rule on a metric the monitor does not compute is refused at configure time."""
+    deploy(store)
+    monitor = Monitor(store, "churn")
+    monitor(alerts=["drift"])
+    with pytest.raises(MonitorError, match="'latency' is no metric"):
+        monitor(alerts=["drift", "latency > 100"])
+    assert monitor.settings["alerts"] == ["drift"]
