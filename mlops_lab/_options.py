@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import shlex
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 
 from mlops_lab.errors import LabError, listing, parameter_error
 from mlops_lab.routing import POLICIES, REWARDS
-from mlops_lab.stats import CORRECTIONS, NUMERIC_TESTS
+from mlops_lab.stats._choices import CORRECTIONS, NUMERIC_TESTS
 
 __all__ = [
     "BANDIT",
@@ -253,11 +254,13 @@ BANDIT = OptionGroup(
 )  # fmt: skip
 
 
-OUTLIER_DETECTORS = ("iforest", "mahalanobis", None)
+OUTLIER_DETECTORS = ("iforest", None)
 
 MONITOR = OptionGroup(
     "monitor()",
     (
+        Option("every", 5.0, "seconds between two passes of the monitor beside serving",
+               rule=Rule("be a number > 0", _number_above_zero), flag=float),
         Option("window_rows", 1000, "a window closes when it holds this many served requests",
                rule=integer_at_least(2), flag=int),
         Option("window_seconds", 3600.0, "or when its first request is this old, so that low "
@@ -445,6 +448,8 @@ def _metavar(option: Option) -> str:
 
 def _default(option: Option) -> str:
     """A default as it would be written on the command line."""
+    if option.flag is list:
+        return shlex.join(str(value) for value in option.default)
     if isinstance(option.default, tuple):
         return ",".join(f"{value:g}" for value in option.default)
     if isinstance(option.default, float):

@@ -15,6 +15,7 @@ from mlops_lab._options import (
     BANDIT,
     CANARY,
     DEPLOY,
+    MONITOR,
     TUNE,
     OptionGroup,
     add_flags,
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = (
     "status", "sql", "datasets", "models", "tune", "deploy", "split", "canary", "shadow",
-    "bandit", "feedback", "endpoints", "undeploy",
+    "bandit", "feedback", "endpoints", "undeploy", "monitor", "drift", "outliers", "alerts",
 )  # fmt: skip
+# What %mlops monitor EP does besides setting the options.
+MONITOR_ACTIONS = ("run", "health", "stop", "results")
 # Subcommands that deploy or change an endpoint; their arguments go through one parser.
 DEPLOYMENT = ("deploy", "split", "canary", "shadow", "bandit", "feedback", "undeploy")
 
@@ -69,6 +72,16 @@ def _deploy_parser(subcommand: str) -> _Parser:
     return parser
 
 
+def _monitor_parser() -> _Parser:
+    parser = _Parser(prog="%mlops monitor", add_help=False)
+    parser.add_argument("endpoint", help="the endpoint's name")
+    parser.add_argument("action", nargs="?", choices=MONITOR_ACTIONS,
+                        help="run a pass now, show its health, stop it, or show its results; "
+                        "none: set the options and start it")  # fmt: skip
+    add_flags(parser, MONITOR)
+    return parser
+
+
 _WIDTH = 92  # of the usage lines in %mlops?
 
 
@@ -94,8 +107,15 @@ def _usage(magic: Callable[..., Any]) -> Callable[..., Any]:
         "  %mlops feedback EP FRAME                a DataFrame: request_id, truth/reward",
         "  %mlops endpoints                        the running endpoints and their routes",
         "  %mlops undeploy EP",
+        *_wrapped("%mlops monitor EP", MONITOR, "set the options; start it beside serving"),
+        "  %mlops monitor EP run|health|stop|results",
+        "  %mlops drift EP                         p-values per feature (columns) and window",
+        "  %mlops outliers EP                      the outlier rate per window",
+        "  %mlops alerts [EP]                      alerts, the open ones first",
     ]
-    for group, name in ((TUNE, "tune"), (DEPLOY, "deploy"), (CANARY, "canary"), (BANDIT, "bandit")):
+    groups = ((TUNE, "tune"), (DEPLOY, "deploy"), (CANARY, "canary"), (BANDIT, "bandit"),
+              (MONITOR, "monitor"))  # fmt: skip
+    for group, name in groups:
         lines += ["", f"Options of {name}:", *flag_help(group)]
     lines += [
         "",
@@ -141,6 +161,10 @@ class MlopsMagics(Magics):
             "models": self._models,
             "tune": self._tune,
             "endpoints": self._endpoints,
+            "monitor": self._monitor,
+            "drift": self._drift,
+            "outliers": self._outliers,
+            "alerts": self._alerts,
         }
         try:
             if subcommand in DEPLOYMENT:
@@ -198,6 +222,37 @@ class MlopsMagics(Magics):
         _no_arguments("endpoints", rest, cell)
         return self._lab().endpoints()
 
+    def _monitor(self, rest: str, cell: str) -> Any:
+        _no_arguments("monitor", "", cell)
+        words = shlex.split(rest)
+        args = _monitor_parser().parse_args(words)
+        monitor = self._lab().endpoint(args.endpoint).monitor
+        if args.action is None:
+            return monitor(**flag_values(MONITOR, args))
+        if len(words) > 2:
+            raise UsageError(f"%mlops monitor {args.action} takes no options. Got {rest!r}.")
+        if args.action == "results":
+            return monitor.results()
+        return getattr(monitor, args.action)()
+
+    def _drift(self, rest: str, cell: str) -> Any:
+        endpoint = _one_endpoint("drift", rest, cell)
+        drift = self._lab().monitoring(endpoint, "drift")
+        return drift.pivot_table(index=["window_start", "model", "model_version"],
+                                 columns="feature", values="value")  # fmt: skip
+
+    def _outliers(self, rest: str, cell: str) -> Any:
+        endpoint = _one_endpoint("outliers", rest, cell)
+        rates = self._lab().monitoring(endpoint, "outlier_rate")
+        return rates[["window_start", "window_end", "model", "model_version", "value"]].rename(
+            columns={"value": "outlier_rate"}
+        )
+
+    def _alerts(self, rest: str, cell: str) -> Any:
+        if cell or len(rest.split()) > 1:
+            raise UsageError(f"%mlops alerts takes at most an endpoint's name. Got {rest!r}.")
+        return self._lab().alerts(rest or None)
+
     def _deployment(self, subcommand: str, rest: str) -> Any:
         args = _deploy_parser(subcommand).parse_args(shlex.split(rest))
         lab = self._lab()
@@ -238,6 +293,12 @@ def _pairs(items: list[str], where: str, convert: Callable[[str], Any]) -> dict[
 
 def _number(text: str) -> int | float:
     return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _one_endpoint(subcommand: str, rest: str, cell: str) -> str:
+    if cell or len(rest.split()) != 1:
+        raise UsageError(f"%mlops {subcommand} takes one endpoint's name. Got {rest!r}.")
+    return rest
 
 
 def _no_arguments(subcommand: str, rest: str, cell: str) -> None:

@@ -17,7 +17,7 @@ from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
-from mlops_lab.monitor._read import monitoring
+from mlops_lab.monitor._read import alerts_frame, monitoring
 from mlops_lab.registry import Registry
 from mlops_lab.serve._deploy import endpoint_config, list_endpoints
 from mlops_lab.serve._endpoint import Endpoint, deploy
@@ -220,6 +220,18 @@ class Lab:
             ...     index="window_start", columns="feature", values="value")
         """
         return monitoring(self.store, endpoint, metric)
+
+    def alerts(self, endpoint: str | None = None, *, open_only: bool = False) -> pd.DataFrame:
+        """The monitors' alerts, the open ones first, newest first.
+
+        Args:
+            endpoint: Only this endpoint's; every endpoint's when None.
+            open_only: Only the alerts not resolved yet.
+
+        Example:
+            >>> lab.alerts("churn", open_only=True)[["severity", "message"]]
+        """
+        return alerts_frame(self.store, endpoint, open_only=open_only)
 
     def feedback(self, endpoint: str, data: Any) -> dict[str, Any]:
         """Give feedback in bulk: a DataFrame with ``request_id`` and ``truth`` or ``reward``.

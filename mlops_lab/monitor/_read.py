@@ -59,3 +59,21 @@ def monitoring(store: StoreClient, endpoint: str, metric: str | None = None) -> 
     frame = pd.DataFrame(rows, columns=_COLUMNS)
     frame["details"] = [json.loads(text) if text else {} for text in frame["details"]]
     return frame.reset_index(drop=True)
+
+
+def alerts_frame(
+    store: StoreClient, endpoint: str | None = None, *, open_only: bool = False
+) -> pd.DataFrame:
+    """The alerts (of ``endpoint``, or of every endpoint), the open ones first, newest first.
+
+    Columns ``alert_id, endpoint, time, severity, kind, message, resolved_at, details``;
+    ``details`` as a dict.
+    """
+    rows = store.query(
+        "SELECT alert_id, endpoint, time, severity, kind, message, resolved_at, details "
+        "FROM alerts WHERE (? IS NULL OR endpoint = ?) AND (NOT ? OR resolved_at IS NULL) "
+        "ORDER BY resolved_at IS NOT NULL, time DESC, alert_id",
+        [endpoint, endpoint, bool(open_only)],
+    ).to_pandas()
+    rows["details"] = [json.loads(text) if text else {} for text in rows["details"]]
+    return rows.reset_index(drop=True)

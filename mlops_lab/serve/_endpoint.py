@@ -18,7 +18,7 @@ from ray import serve
 from mlops_lab._options import BANDIT, CANARY, DEPLOY, resolve
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
-from mlops_lab.monitor._monitor import Monitor
+from mlops_lab.monitor._actor import LabMonitor, stop_monitor
 from mlops_lab.registry import Registry
 from mlops_lab.routing import _rollout as rollout
 from mlops_lab.routing._rollout import Routes
@@ -168,19 +168,23 @@ class Endpoint:
         return TrafficView(self.traffic(every, last), self.name)
 
     @property
-    def monitor(self) -> Monitor:
-        """The endpoint's monitor: call it to set its options, ``run()`` it for a pass now.
+    def monitor(self) -> LabMonitor:
+        """The endpoint's monitor: call it to set its options and start it beside serving.
+
+        ``run()`` runs a pass now, ``results(metric)`` shows what it found, ``health()``
+        how it runs, ``stop()`` stops it.
 
         Example:
             >>> ep.monitor(window_rows=500)
             >>> ep.monitor.run().windows
             >>> ep.monitor.results("drift")
         """
-        return Monitor(self._store, self.name)
+        return LabMonitor(self._store, self.name, self._settings.namespace)
 
     def undeploy(self) -> None:
-        """Stop serving; the endpoint's logged requests and feedback stay in the store."""
+        """Stop serving, and the endpoint's monitor; what they logged stays in the store."""
         stop_endpoint(self.name, self._store)
+        stop_monitor(self.name, self._settings.namespace)
 
     # Internals.
 

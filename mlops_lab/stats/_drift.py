@@ -18,11 +18,8 @@ import numpy as np
 from scipy import stats as sp_stats
 from scipy.spatial.distance import jensenshannon
 
+from mlops_lab.stats._choices import CORRECTIONS, NUMERIC_TESTS
 from mlops_lab.stats._errors import StatsError
-
-NUMERIC_TESTS = ("ks", "cvm")
-CATEGORICAL_TESTS = ("chi2",)
-CORRECTIONS = ("bonferroni", "fdr", "none")
 
 
 @dataclass(frozen=True)

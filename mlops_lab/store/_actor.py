@@ -35,7 +35,7 @@ class StoreActor:
     def __init__(self, path: str, lock_timeout: float = 60.0) -> None:
         # Before the store starts its threads, which take the priority of the thread that
         # starts them (the calls run in this one).
-        _lower_priority(STORE_NICENESS)
+        lower_priority(STORE_NICENESS)
         # A restarted actor may find the file still locked by its dying predecessor.
         self._store = Store(path, lock_timeout=lock_timeout)
 
@@ -60,7 +60,7 @@ class StoreActor:
         self._store.close()
 
 
-def _lower_priority(niceness: int) -> None:
+def lower_priority(niceness: int) -> None:
     """Lower the calling thread's CPU priority to ``niceness``, never raise it."""
     if niceness > os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, niceness)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from mlops_lab._options import BANDIT, CANARY, DEPLOY, TUNE, flag_values
-from mlops_lab.magics import MlopsMagics, _deploy_parser, _tune_parser
+from mlops_lab._options import BANDIT, CANARY, DEPLOY, MONITOR, TUNE, flag_values
+from mlops_lab.magics import MlopsMagics, _deploy_parser, _monitor_parser, _tune_parser
 
 
 def tune_call(line: str) -> dict[str, Any]:
@@ -131,7 +131,9 @@ def test_help_shows_each_subcommand_with_the_declared_flags_and_defaults() -> No
     assert "[--num-samples 10]" in doc and "[--reduction-factor 3]" in doc
     assert "Options of tune:" in doc and "Options of bandit:" in doc
     assert "  --max-iter N              iterations of a trial under ASHA (default: 10)" in doc
-    for group in (TUNE, DEPLOY, CANARY, BANDIT):
+    assert "%mlops monitor EP [--every 5] [--window-rows 1000]" in doc
+    assert "[--alerts drift 'accuracy < reference' 'outlier_rate > 0.05']" in doc
+    for group in (TUNE, DEPLOY, CANARY, BANDIT, MONITOR):
         for option in group:
             shown = option.flag is not None
             assert (f"--{option.name.replace('_', '-')}" in doc) == shown, option.name
@@ -145,3 +147,50 @@ def test_the_magics_load_without_the_runtime() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert loaded.stdout.strip().splitlines()[-1] == "[]"
+
+
+def monitor_call(line: str) -> dict[str, Any]:
+    """The keyword options %mlops monitor passes to the endpoint's monitor for ``line``."""
+    return flag_values(MONITOR, _monitor_parser().parse_args(shlex.split(line)))
+
+
+# The declared defaults as the parser gives them: several words as a list.
+MONITOR_DEFAULTS = {
+    name: list(value) if isinstance(value, tuple) else value
+    for name, value in MONITOR.defaults().items()
+}
+
+
+def test_monitor_without_flags_passes_every_declared_default() -> None:
+    """Flags not written take the defaults the monitor itself would take."""
+    parsed = _monitor_parser().parse_args(["churn"])
+    assert (parsed.endpoint, parsed.action) == ("churn", None)
+    assert monitor_call("churn") == MONITOR_DEFAULTS
+
+
+def test_monitor_reads_its_flags_and_alert_rules_as_shell_words() -> None:
+    """Numbers are converted as declared; each quoted rule is one rule."""
+    call = monitor_call(
+        "churn --window-rows 500 --alpha 0.01 --correction fdr --categorical plan region "
+        "--alerts drift 'accuracy < reference' --outlier-rate 0.02"
+    )
+    assert call == {
+        **MONITOR_DEFAULTS, "window_rows": 500, "alpha": 0.01, "correction": "fdr",
+        "categorical": ["plan", "region"], "alerts": ["drift", "accuracy < reference"],
+        "outlier_rate": 0.02,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", "the following arguments are required: endpoint"),
+        ("churn rerun", "argument action: invalid choice: 'rerun'"),
+        ("churn --window-rows many", "argument --window-rows: invalid int value"),
+        ("churn --correction holm", "argument --correction: invalid choice: 'holm'"),
+    ],
+)
+def test_bad_monitor_flags_are_usage_errors(line: str, message: str) -> None:
+    """A wrong action, a flag's bad value or a missing endpoint is a UsageError."""
+    with pytest.raises(UsageError, match=message):
+        _monitor_parser().parse_args(shlex.split(line))
