@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = (
     "status", "sql", "datasets", "models", "tune", "deploy", "split", "canary", "shadow",
-    "bandit", "feedback", "endpoints", "undeploy", "monitor", "drift", "outliers", "alerts",
+    "bandit", "feedback", "endpoints", "undeploy", "monitor", "drift", "outliers", "explain",
+    "alerts",
 )  # fmt: skip
 # What %mlops monitor EP does besides setting the options.
 MONITOR_ACTIONS = ("run", "health", "stop", "results")
@@ -111,6 +112,7 @@ def _usage(magic: Callable[..., Any]) -> Callable[..., Any]:
         "  %mlops monitor EP run|health|stop|results",
         "  %mlops drift EP                         p-values per feature (columns) and window",
         "  %mlops outliers EP                      the outlier rate per window",
+        "  %mlops explain ID [shap|anchors]        why a logged request got its prediction",
         "  %mlops alerts [EP]                      alerts, the open ones first",
     ]
     groups = ((TUNE, "tune"), (DEPLOY, "deploy"), (CANARY, "canary"), (BANDIT, "bandit"),
@@ -164,6 +166,7 @@ class MlopsMagics(Magics):
             "monitor": self._monitor,
             "drift": self._drift,
             "outliers": self._outliers,
+            "explain": self._explain,
             "alerts": self._alerts,
         }
         try:
@@ -247,6 +250,15 @@ class MlopsMagics(Magics):
         return rates[["window_start", "window_end", "model", "model_version", "value"]].rename(
             columns={"value": "outlier_rate"}
         )
+
+    def _explain(self, rest: str, cell: str) -> Any:
+        words = rest.split()
+        if cell or not 1 <= len(words) <= 2:
+            raise UsageError(
+                "%mlops explain takes a request id and, optionally, shap or anchors, e.g. "
+                f"`%mlops explain 018f2c... anchors`. Got {rest!r}."
+            )
+        return self._lab().explain(*words)
 
     def _alerts(self, rest: str, cell: str) -> Any:
         if cell or len(rest.split()) > 1:

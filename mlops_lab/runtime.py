@@ -17,6 +17,7 @@ from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
+from mlops_lab.monitor._explain import explain
 from mlops_lab.monitor._read import alerts_frame, monitoring
 from mlops_lab.registry import Registry
 from mlops_lab.serve._deploy import endpoint_config, list_endpoints
@@ -220,6 +221,20 @@ class Lab:
             ...     index="window_start", columns="feature", values="value")
         """
         return monitoring(self.store, endpoint, metric)
+
+    def explain(self, request_id: str, method: str = "shap") -> dict[str, Any]:
+        """Why a logged request got its prediction, from the model version that served it.
+
+        ``"shap"``: each feature's contribution to the predicted class's probability (or a
+        regressor's output), by TreeShap for tree models and KernelShap otherwise, against
+        the version's background sample. ``"anchors"``: a rule on a few features under
+        which the prediction holds with high precision. Stored once; asking again reads it.
+
+        Example:
+            >>> lab.explain(response["request_id"][0])["contributions"]
+            {'tenure': -0.21, 'plan': 0.08, ...}
+        """
+        return explain(self.store, request_id, method)
 
     def alerts(self, endpoint: str | None = None, *, open_only: bool = False) -> pd.DataFrame:
         """The monitors' alerts, the open ones first, newest first.
