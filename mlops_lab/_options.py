@@ -284,10 +284,13 @@ MONITOR = OptionGroup(
                rule=Rule("be a number between 0 and 1", _share), flag=float),
         Option("confidence", 0.95, "the confidence of the intervals around accuracy and errors",
                rule=Rule("be a number between 0 and 1", _share), flag=float),
+        Option("metrics", {}, "business metrics by name: a SQL aggregate over the window's "
+               "requests and their feedback, or a function of (features, prediction, truth, "
+               "reward) whose mean is taken", flag=None),
         Option("alerts", ("drift", "accuracy < reference", "outlier_rate > 0.05"),
                "alert rules: drift, prediction_drift, accuracy < reference, or a metric "
                "compared with a number (accuracy, expected_accuracy, mae, rmse, outlier_rate, "
-               "labelled_share)", flag=list, metavar="RULE"),
+               "labelled_share, a business metric)", flag=list, metavar="RULE"),
     ),
 )  # fmt: skip
 

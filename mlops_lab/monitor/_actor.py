@@ -20,6 +20,7 @@ from typing import Any, cast
 import ray
 
 from mlops_lab._warm import cold_runtime_env
+from mlops_lab.monitor._business import Function
 from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._monitor import Monitor, PassReport
 from mlops_lab.monitor._state import now, read_state, state_row
@@ -35,12 +36,15 @@ MONITOR_NICENESS = 19
 class MonitorActor:
     """Runs one endpoint's monitor in a loop; ``run_now`` runs a pass at once."""
 
-    def __init__(self, endpoint: str, namespace: str, every: float) -> None:
+    def __init__(
+        self, endpoint: str, namespace: str, every: float,
+        functions: dict[str, Function] | None = None,
+    ) -> None:  # fmt: skip
         lower_priority(MONITOR_NICENESS)
         handle = find_store_actor(namespace)
         if handle is None:
             raise RuntimeError(f"No lab store runs in namespace '{namespace}'.")
-        self._monitor = Monitor(ActorStore(handle), endpoint)
+        self._monitor = Monitor(ActorStore(handle), endpoint, functions)
         self._every = every
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -126,7 +130,7 @@ class LabMonitor(Monitor):
         """Keep the options, and start the monitor beside serving (or restart it with them)."""
         settings = super().configure(**options)
         stop_monitor(self.endpoint, self.namespace)
-        handle = start_monitor(self.endpoint, self.namespace, settings["every"])
+        handle = start_monitor(self.endpoint, self.namespace, settings["every"], self.functions)
         ray.get(handle.health.remote())  # started: its first pass comes within `every`
         return settings
 
@@ -156,8 +160,14 @@ class LabMonitor(Monitor):
         return stop_monitor(self.endpoint, self.namespace)
 
 
-def start_monitor(endpoint: str, namespace: str, every: float) -> ray.actor.ActorHandle:
-    """The endpoint's monitor actor, started if it does not run."""
+def start_monitor(
+    endpoint: str, namespace: str, every: float, functions: dict[str, Function] | None = None
+) -> ray.actor.ActorHandle:
+    """The endpoint's monitor actor, started if it does not run.
+
+    Business metrics given as Python functions travel with the actor's arguments, so a
+    restarted actor keeps them.
+    """
     remote = ray.remote(MonitorActor).options(
         name=PREFIX + endpoint,
         namespace=namespace,
@@ -169,7 +179,7 @@ def start_monitor(endpoint: str, namespace: str, every: float) -> ray.actor.Acto
         num_cpus=0,
         runtime_env=cold_runtime_env(),
     )
-    handle: ray.actor.ActorHandle = remote.remote(endpoint, namespace, every)  # type: ignore[assignment]
+    handle: ray.actor.ActorHandle = remote.remote(endpoint, namespace, every, functions)  # type: ignore[assignment]
     return handle
 
 

@@ -11,19 +11,23 @@ leaves nothing behind, and the next one does the same work again with the same i
 from __future__ import annotations
 
 import time as clock
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from mlops_lab._json import dotted_name
 from mlops_lab._options import MONITOR, resolve
+from mlops_lab.errors import parameter_error
 from mlops_lab.monitor._alerts import judge, open_alerts
+from mlops_lab.monitor._business import PYTHON, Function, business_metrics, split_metrics
 from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
 from mlops_lab.monitor._outliers import OutlierDetector, outlier_detector
-from mlops_lab.monitor._read import monitoring
+from mlops_lab.monitor._read import METRICS, monitoring
 from mlops_lab.monitor._reference import (
     Reference,
     check_categorical,
@@ -91,9 +95,13 @@ class Monitor:
         ['churn:1-500']
     """
 
-    def __init__(self, store: StoreClient, endpoint: str) -> None:
+    def __init__(
+        self, store: StoreClient, endpoint: str, functions: Mapping[str, Function] | None = None
+    ) -> None:
         self.store = store
         self.endpoint = endpoint
+        # The business metrics given as Python functions in this process.
+        self.functions: dict[str, Function] = dict(functions or {})
         self._references: dict[Version, Reference] = {}
         self._detectors: dict[Version, OutlierDetector] = {}
 
@@ -122,8 +130,12 @@ class Monitor:
         """
         endpoint_trust(self.store, self.endpoint)  # refuses an endpoint never deployed
         settings = _resolved(options)
-        parse_rules(settings["alerts"])
+        sql, functions = split_metrics(self.store, self.endpoint, settings["metrics"], METRICS)
+        settings["metrics"] = {**sql, **{name: {PYTHON: dotted_name(f)} for name, f in
+                                         functions.items()}}  # fmt: skip
+        parse_rules(settings["alerts"], settings["metrics"])
         check_categorical(self.store, self.endpoint, settings["categorical"])
+        self.functions = functions
         self.store.write({"monitor_state": [state_row(self.endpoint, CONFIG_KEY, settings)]})
         self._references.clear()
         self._detectors.clear()
@@ -152,7 +164,7 @@ class Monitor:
         closed_before = {w.window_id for w in relabelled}
         for window in [*relabelled, *(w for w in windows if w.window_id not in closed_before)]:
             results += self._labels(window, settings, when, feedback_to)
-        alerts = judge(parse_rules(settings["alerts"]), results,
+        alerts = judge(parse_rules(settings["alerts"], settings["metrics"]), results,
                        open_alerts(self.store, self.endpoint), self._reference_accuracy,
                        settings, time=when)  # fmt: skip
         cursor = replace(
@@ -258,7 +270,12 @@ class Monitor:
                 tasks[(str(model), int(version))] = self.reference(str(model), int(version)).task
             except MonitorError:
                 continue
-        return label_metrics(window, joined, tasks, settings, time=when, seen=seen)
+        rows = label_metrics(window, joined, tasks, settings, time=when, seen=seen)
+        declared = settings["metrics"]
+        sql = {name: metric for name, metric in declared.items() if isinstance(metric, str)}
+        functions = {name: self.functions.get(name) for name in declared if name not in sql}
+        return rows + business_metrics(self.store, window, sql, functions, time=when,
+                                       seen=seen)  # fmt: skip
 
     def _reference_accuracy(self, ref: str) -> float | None:
         model, version = ref.rsplit("@", 1)
@@ -276,8 +293,14 @@ class Monitor:
 
 
 def _resolved(options: dict[str, Any]) -> dict[str, Any]:
-    """Every option of the monitor, checked, with its features to test as categories a list."""
+    """Every option of the monitor, checked; its lists as lists, its metrics as a dict."""
     settings = resolve(MONITOR, options, MonitorError)
-    settings["categorical"] = list(settings["categorical"])
-    settings["alerts"] = list(settings["alerts"])
+    for name, example in (("categorical", "['plan']"), ("alerts", "['drift']")):
+        if isinstance(settings[name], str) or not isinstance(settings[name], list | tuple):
+            must = f"be a list, such as {example}"
+            got = repr(settings[name])
+            raise MonitorError(parameter_error(name, "monitor()", must, got))
+        settings[name] = list(settings[name])
+    if isinstance(settings["metrics"], Mapping):
+        settings["metrics"] = dict(settings["metrics"])
     return settings

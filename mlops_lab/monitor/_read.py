@@ -13,6 +13,7 @@ import pandas as pd
 
 from mlops_lab.errors import listing, parameter_error
 from mlops_lab.monitor._errors import MonitorError
+from mlops_lab.monitor._state import CONFIG_KEY, read_state
 from mlops_lab.store import StoreClient
 
 METRICS = (
@@ -44,8 +45,11 @@ def monitoring(store: StoreClient, endpoint: str, metric: str | None = None) -> 
         ...     index="window_start", columns="feature", values="value")
     """
     if metric is not None and metric not in METRICS:
-        must = f"be one of {listing(METRICS, limit=len(METRICS))}, or None for every metric"
-        raise MonitorError(parameter_error("metric", "monitoring()", must, repr(metric)))
+        kept = read_state(store, endpoint, CONFIG_KEY)
+        known = METRICS + tuple((kept[0] or {}).get("metrics", {}) if kept else ())
+        if metric not in known:
+            must = f"be one of {listing(known, limit=len(known))}, or None for every metric"
+            raise MonitorError(parameter_error("metric", "monitoring()", must, repr(metric)))
     rows = store.query(
         "SELECT window_id, window_start, window_end, model, model_version, metric, "
         "details->>'feature' AS feature, value, TRY_CAST(details->>'low' AS DOUBLE) AS low, "

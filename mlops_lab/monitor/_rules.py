@@ -9,7 +9,7 @@ A rule names a metric the monitor computes and when it should alert:
   the reference sample), by a one-sided exact binomial test at the monitor's ``alpha``;
 - ``"<metric> < <number>"`` or ``"<metric> > <number>"``: for an estimate with an interval
   (accuracy, expected accuracy, MAE, RMSE), the whole interval is past the number; for a
-  share (outlier rate, labelled share), the share is.
+  share (outlier rate, labelled share) or a business metric, its value is.
 
 Pure: parsing imports nothing but the lab's errors.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mlops_lab.errors import listing
@@ -49,8 +50,8 @@ class AlertRule:
     severity: str = "warning"
 
 
-def parse_rule(text: str) -> AlertRule:
-    """Read one rule.
+def parse_rule(text: str, business: Iterable[str] = ()) -> AlertRule:
+    """Read one rule; ``business`` names the endpoint's business metrics it may watch.
 
     Example:
         >>> parse_rule("outlier_rate > 0.05")
@@ -65,9 +66,11 @@ def parse_rule(text: str) -> AlertRule:
     if match is None:
         raise MonitorError(_refusal(repr(text)))
     metric, op, value = match.groups()
-    if metric not in ESTIMATES + SHARES:
-        raise MonitorError(_refusal(repr(text), f"'{metric}' is no metric a rule can watch"))
-    severity = "critical" if metric in _CRITICAL else "warning"
+    watched = ESTIMATES + SHARES + tuple(business)
+    if metric not in watched:
+        raise MonitorError(_refusal(repr(text), f"'{metric}' is no metric a rule can watch",
+                                    watched))  # fmt: skip
+    severity = "critical" if metric in _CRITICAL or metric in business else "warning"
     if value == "reference":
         if (metric, op) != ("accuracy", "<"):
             raise MonitorError(_refusal(repr(text), "only 'accuracy < reference' compares "
@@ -82,7 +85,7 @@ def parse_rule(text: str) -> AlertRule:
     return AlertRule(cleaned, metric, op, threshold, severity)
 
 
-def parse_rules(texts: object) -> list[AlertRule]:
+def parse_rules(texts: object, business: Iterable[str] = ()) -> list[AlertRule]:
     """Read a list of rules; a rule written twice counts once."""
     if isinstance(texts, str) or not isinstance(texts, list | tuple):
         raise MonitorError(
@@ -91,13 +94,13 @@ def parse_rules(texts: object) -> list[AlertRule]:
         )
     rules: dict[str, AlertRule] = {}
     for text in texts:
-        rule = parse_rule(text)
+        rule = parse_rule(text, business)
         rules.setdefault(rule.text, rule)
     return list(rules.values())
 
 
-def _refusal(got: str, why: str = "") -> str:
-    metrics = listing(ESTIMATES + SHARES, limit=10)
+def _refusal(got: str, why: str = "", watched: tuple[str, ...] = ESTIMATES + SHARES) -> str:
+    metrics = listing(watched, limit=len(watched))
     reason = f" ({why})" if why else ""
     return (
         f"The alert rule {got} cannot be read{reason}. Write 'drift', 'prediction_drift', "

@@ -275,6 +275,12 @@ def test_bad_options_and_unknown_endpoints_are_refused_and_keep_the_settings(
         monitor.configure(window_row=10)
     with pytest.raises(MonitorError, match="'alpha' parameter of monitor"):
         monitor.configure(alpha=1.5)
+    with pytest.raises(
+        MonitorError, match=r"'categorical' parameter of monitor\(\) must be a list"
+    ):
+        monitor.configure(categorical="x1")
+    with pytest.raises(MonitorError, match=r"'alerts' parameter of monitor\(\) must be a list"):
+        monitor.configure(alerts="drift")
     with pytest.raises(MonitorError, match="No endpoint 'nope'"):
         Monitor(store, "nope").configure()
     assert monitor.settings["window_rows"] == 300
@@ -383,3 +389,80 @@ def test_an_alert_rule_that_cannot_be_read_is_refused_and_keeps_the_rules(store:
     with pytest.raises(MonitorError, match="'latency' is no metric"):
         monitor(alerts=["drift", "latency > 100"])
     assert monitor.settings["alerts"] == ["drift"]
+
+
+# The profit of a decision: a true positive earns 10, a false positive costs 5.
+PROFIT_SQL = (
+    "avg(CASE WHEN truth IS NULL THEN NULL WHEN prediction::INT = 1 AND truth::INT = 1 THEN 10 "
+    "WHEN prediction::INT = 1 THEN -5 ELSE 0 END)"
+)
+
+
+def profit(features: dict, prediction: Any, truth: Any, reward: float | None) -> float | None:
+    if truth is None:
+        return None
+    return {(1, 1): 10.0, (1, 0): -5.0}.get((prediction, truth), 0.0)
+
+
+def test_business_metrics_in_sql_and_python_agree_and_an_alert_watches_one(
+    store: Store,
+) -> None:
+    """The same cost matrix as a SQL aggregate and as a Python function gives the same
+    profit per decision once labels arrive, and a rule on it opens a critical alert."""
+    model = deploy(store)
+    data = frame(200, seed=50)
+    ids = serve(store, model, data)
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=200, metrics={"profit_sql": PROFIT_SQL, "profit": profit},
+            alerts=["profit < 100"])  # fmt: skip
+    monitor.run()
+    truth = labels(data, seed=51)
+    give_feedback(store, ids, truth.tolist())
+    monitor.run()
+    predicted = model.predict(data)
+    expected = np.where(predicted == 1, np.where(truth == 1, 10.0, -5.0), 0.0).mean()
+    assert monitor.results("profit")["value"][0] == pytest.approx(expected)
+    assert monitor.results("profit_sql")["value"][0] == pytest.approx(expected)
+    (alert,) = alerts(store).to_dict("records")
+    assert alert["kind"] == "profit" and alert["severity"] == "critical"
+
+
+def test_a_business_metric_that_raises_is_an_error_result_and_the_others_still_run(
+    store: Store,
+) -> None:
+    """A function that fails gives an error result naming it; accuracy is computed."""
+    model = deploy(store)
+    ids = serve(store, model, frame(50, seed=52))
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=50, metrics={"broken": lambda f, p, t, r: 1 / 0})
+    monitor.run()
+    give_feedback(store, ids, [1] * 50)
+    monitor.run()
+    errors = [d for d in results(store, "error")["details"] if "broken" in d]
+    assert errors and "ZeroDivisionError" in errors[-1]
+    assert not results(store, "accuracy").empty
+
+
+@pytest.mark.parametrize(
+    ("metrics", "says"),
+    [
+        ({"profit": "avg(no_such_column)"}, "does not run as a read-only SQL aggregate"),
+        ({"p": "1); DELETE FROM requests; SELECT (1"}, "does not run as a read-only SQL"),
+        ({"accuracy": "avg(latency_ms)"}, "no built-in metric"),
+        ({"profit": lambda prediction: 1.0}, "a function of \\(features, prediction"),
+        ("avg(latency_ms)", "'metrics' parameter of monitor\\(\\) must be a dict"),
+    ],
+)
+def test_business_metrics_that_cannot_run_are_refused_and_nothing_is_lost(
+    store: Store, metrics: Any, says: str
+) -> None:
+    """A metric that is not read-only SQL, names no column, takes the wrong arguments or
+    takes a built-in's name is refused at configure time; the log and options stay."""
+    model = deploy(store)
+    serve(store, model, frame(10, seed=53))
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=10)
+    with pytest.raises(MonitorError, match=says):
+        monitor(metrics=metrics)
+    assert store.counts()["requests"] == 10
+    assert monitor.settings["window_rows"] == 10
