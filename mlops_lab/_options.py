@@ -275,6 +275,9 @@ MONITOR = OptionGroup(
                rule=Rule("be a number >= 0", _number_not_below_zero), flag=float),
         Option("numeric_test", "ks", "ks: Kolmogorov-Smirnov; cvm: Cramér-von Mises",
                choices=NUMERIC_TESTS),
+        Option("multivariate", True, "test the whole input at once too, with a classifier "
+               "trained to tell the window from the reference (--no-multivariate: do not)",
+               flag=bool),
         Option("categorical", (), "features to test as categories, beside those whose "
                "reference column holds text or booleans", flag=list, metavar="FEATURE"),
         Option("outliers", "iforest", "the outlier detector fitted on the reference",
@@ -288,7 +291,8 @@ MONITOR = OptionGroup(
                "requests and their feedback, or a function of (features, prediction, truth, "
                "reward) whose mean is taken", flag=None),
         Option("alerts", ("drift", "accuracy < reference", "outlier_rate > 0.05"),
-               "alert rules: drift, prediction_drift, accuracy < reference, or a metric "
+               "alert rules: drift, multivariate_drift, prediction_drift, accuracy < reference, "
+               "or a metric "
                "compared with a number (accuracy, expected_accuracy, mae, rmse, outlier_rate, "
                "labelled_share, a business metric)", flag=list, metavar="RULE"),
     ),
@@ -370,6 +374,12 @@ def _flag(option: Option) -> str:
     return "--" + option.name.replace("_", "-")
 
 
+def _switch(option: Option) -> str:
+    """A switch as the user writes it: its --no- form when it is on by default."""
+    flag = _flag(option)
+    return "--no-" + flag[2:] if option.default else flag
+
+
 def _flags(group: OptionGroup) -> list[Option]:
     return [option for option in group if option.flag is not None]
 
@@ -379,7 +389,9 @@ def add_flags(parser: argparse.ArgumentParser, group: OptionGroup) -> None:
     for option in _flags(group):
         known: dict[str, Any] = {"dest": option.name, "help": option.help}
         if option.flag is bool:
-            known.update(action="store_true", default=option.default)
+            # A switch that is on by default is turned off by its --no- form.
+            action = argparse.BooleanOptionalAction if option.default else "store_true"
+            known.update(action=action, default=option.default)
         elif option.flag is list:
             known.update(nargs="*", default=list(option.default), metavar=option.metavar)
         else:
@@ -407,7 +419,7 @@ def flag_usage(group: OptionGroup) -> list[str]:
     parts = []
     for option in _flags(group):
         if option.flag is bool:
-            text = _flag(option)
+            text = _switch(option)
         elif option.choices or option.default in (None, (), REQUIRED):
             text = f"{_flag(option)} {_metavar(option)}"
         else:
@@ -425,7 +437,7 @@ def flag_help(group: OptionGroup, width: int = 92) -> list[str]:
     """
     lines = []
     for option in _flags(group):
-        head = _flag(option) if option.flag is bool else f"{_flag(option)} {_metavar(option)}"
+        head = _switch(option) if option.flag is bool else f"{_flag(option)} {_metavar(option)}"
         text = option.help
         if option.default is REQUIRED:
             text += " (required)"

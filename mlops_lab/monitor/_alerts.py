@@ -99,9 +99,14 @@ def _verdict(
         if rule.metric == "drift":
             features = list(details.get("features", []))
             return Verdict(bool(features), f"features {features} drifted", {"features": features})
-        fired = value is not None and value <= settings["alpha"] and (
-            details.get("distance") or 0) >= settings["min_effect"]  # fmt: skip
-        return Verdict(fired, f"the predictions drifted (p = {_shown(value)})",
+        if rule.metric == "multivariate_drift":
+            fired = bool(details.get("drifted"))
+            what = "a classifier tells the requests from the reference"
+        else:
+            fired = value is not None and value <= settings["alpha"] and (
+                details.get("distance") or 0) >= settings["min_effect"]  # fmt: skip
+            what = "the predictions drifted"
+        return Verdict(fired, f"{what} (p = {_shown(value)})",
                        {"p_value": value, "distance": details.get("distance")})  # fmt: skip
     if value is None:
         return None  # nothing to judge yet (no labels)

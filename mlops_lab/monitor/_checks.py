@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_lab.monitor._multivariate import classifier_drift
 from mlops_lab.monitor._reference import Reference
 from mlops_lab.monitor._results import Subject, error_row, result_row
 from mlops_lab.monitor._windows import features_frame, predictions
@@ -39,6 +40,7 @@ def window_checks(
     checks: dict[str, Callable[[], Rows]] = {
         "feature_drift": lambda: _feature_drift(subject, frame, reference, settings, time),
         "prediction_drift": lambda: _prediction_drift(subject, rows, reference, time),
+        "multivariate_drift": lambda: _multivariate(subject, frame, reference, settings, time),
         "outliers": lambda: _outlier_rate(subject, rows, flags, time),
         "expected_accuracy": lambda: _expected(subject, frame, reference, settings, time),
     }
@@ -70,6 +72,16 @@ def _feature_drift(
     details = {"features": drifted, "tested": len(drifts), "alpha": settings["alpha"]}
     rows.append(result_row(subject, "drifted_features", float(len(drifted)), details, time=time))
     return rows
+
+
+def _multivariate(
+    subject: Subject, frame: pd.DataFrame, reference: Reference, settings: Mapping[str, Any],
+    time: datetime,
+) -> Rows:  # fmt: skip
+    if not settings["multivariate"] or len(frame) < 2:
+        return []
+    details = classifier_drift(reference, frame, settings["alpha"])
+    return [result_row(subject, "multivariate_drift", details["p_value"], details, time=time)]
 
 
 def _prediction_drift(

@@ -18,7 +18,7 @@ from mlops_lab.store import StoreClient
 
 METRICS = (
     "accuracy", "drift", "drifted_features", "error", "expected_accuracy", "labelled_share",
-    "mae", "outlier_rate", "prediction_drift", "rmse", "rows",
+    "mae", "multivariate_drift", "outlier_rate", "prediction_drift", "rmse", "rows",
 )  # fmt: skip
 
 _COLUMNS = [

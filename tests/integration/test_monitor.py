@@ -40,14 +40,18 @@ def labels(data: pd.DataFrame, seed: int) -> np.ndarray:
     return (rng.uniform(size=len(data)) < p).astype(int)
 
 
-def deploy(store: Store, endpoint: str = "churn", task: str = "classification") -> Any:
+def deploy(
+    store: Store, endpoint: str = "churn", task: str = "classification",
+    reference: pd.DataFrame | None = None,
+) -> Any:  # fmt: skip
     """Register a model with its reference and record the endpoint as running it."""
     train = frame(2000, seed=1)
     y = labels(train, seed=2)
     model = LogisticRegression().fit(train, y)
     if task == "regression":
         model = LinearRegression().fit(train, train["x0"] * 2.0 + train["x1"])
-    Registry(store).register("m", model, reference=frame(1000, seed=3))
+    reference = frame(1000, seed=3) if reference is None else reference
+    Registry(store).register("m", model, reference=reference)
     now = START - timedelta(days=1)
     config = {"trust": {"trusted": [], "allow_pickle": False},
               "routes": {"arms": ["m@1"], "shadow": []}}  # fmt: skip
@@ -466,3 +470,31 @@ def test_business_metrics_that_cannot_run_are_refused_and_nothing_is_lost(
         monitor(metrics=metrics)
     assert store.counts()["requests"] == 10
     assert monitor.settings["window_rows"] == 10
+
+
+def correlated(n: int, seed: int, rho: float) -> pd.DataFrame:
+    """x0 and x1 standard normal with correlation ``rho``; x2 and x3 independent."""
+    data = frame(n, seed)
+    data["x1"] = rho * data["x0"] + np.sqrt(1 - rho**2) * data["x1"]
+    return data
+
+
+def test_a_flipped_correlation_is_multivariate_drift_that_no_feature_test_sees(
+    store: Store,
+) -> None:
+    """When x0 and x1 go from +0.6 to -0.6 correlated with their marginals unchanged, the
+    classifier test finds drift and the per-feature tests name no feature; a window like
+    the reference shows neither."""
+    model = deploy(store, reference=correlated(1000, seed=60, rho=0.6))
+    serve(store, model, correlated(1000, seed=61, rho=0.6))
+    serve(store, model, correlated(1000, seed=62, rho=-0.6))
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=1000, alerts=["multivariate_drift"])
+    monitor.run()
+    multivariate = results(store, "multivariate_drift")
+    assert [d["drifted"] for d in map(json.loads, multivariate["details"])] == [False, True]
+    assert multivariate["value"].iloc[1] < 0.001
+    drifted = results(store, "drifted_features")
+    assert [json.loads(d)["features"] for d in drifted["details"]] == [[], []]
+    (alert,) = alerts(store).to_dict("records")
+    assert "a classifier tells the requests from the reference" in alert["message"]
