@@ -278,6 +278,9 @@ MONITOR = OptionGroup(
         Option("multivariate", True, "test the whole input at once too, with a classifier "
                "trained to tell the window from the reference (--no-multivariate: do not)",
                flag=bool),
+        Option("online_ert", None, "also feed each request to online drift detectors whose "
+               "false alarms come once in this many requests on average (None: none)",
+               rule=integer_at_least(100, none=True), flag=int),
         Option("categorical", (), "features to test as categories, beside those whose "
                "reference column holds text or booleans", flag=list, metavar="FEATURE"),
         Option("outliers", "iforest", "the outlier detector fitted on the reference",
@@ -291,7 +294,8 @@ MONITOR = OptionGroup(
                "requests and their feedback, or a function of (features, prediction, truth, "
                "reward) whose mean is taken", flag=None),
         Option("alerts", ("drift", "accuracy < reference", "outlier_rate > 0.05"),
-               "alert rules: drift, multivariate_drift, prediction_drift, accuracy < reference, "
+               "alert rules: drift, multivariate_drift, online_drift, prediction_drift, "
+               "accuracy < reference, "
                "or a metric "
                "compared with a number (accuracy, expected_accuracy, mae, rmse, outlier_rate, "
                "labelled_share, a business metric)", flag=list, metavar="RULE"),

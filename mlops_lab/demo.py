@@ -6,7 +6,8 @@ challenger; log requests and feedback through the store actor and read them back
 show that a retried batch is not duplicated and that bad input is refused; simulate how the
 routing policies move traffic when the better model changes; deploy the champion on Ray
 Serve, canary the challenger, shadow a baseline and let Thompson sampling route live HTTP
-traffic with delayed feedback; stop.
+traffic with delayed feedback; monitor an endpoint whose traffic drifts (drift named by
+feature, outliers, accuracy from late labels, alerts, explanations); stop.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 import mlops_lab
-from mlops_lab.sample_data import churn_frame, feedback_rows, request_rows
+from mlops_lab.sample_data import churn_frame, churn_traffic, feedback_rows, request_rows
 
 
 def _one_row(requests: pa.Table) -> dict[str, object]:
@@ -151,6 +152,60 @@ def refuse_hostile(endpoint: mlops_lab.Endpoint) -> None:
     endpoint.flush()
 
 
+def monitor(lab: mlops_lab.Lab, window: int = 300) -> None:
+    """Monitor live traffic beside serving: drift, outliers, accuracy as labels arrive.
+
+    The first window is like the training data. In the second, monthly charges shift by 1.5
+    standard deviations, six requests are far outside anything seen, and the truth (sent a
+    window late) follows another pattern for a third of the customers. The monitor names
+    the shifted feature and only it, flags the outliers, shows accuracy falling with its
+    interval, opens alerts, and one outlier is explained with SHAP and an anchor.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    tree = ["sklearn.tree._tree.Tree"]
+    X, y = churn_traffic(2000, seed=1)
+    model = RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0).fit(X, y)
+    reference, _ = churn_traffic(1000, seed=2)
+    version = lab.registry.register("churn-live", model, reference=reference, trusted=tree)
+    endpoint = lab.deploy("churn-live", version.ref, trusted=tree)
+    endpoint.monitor(window_rows=window, every=2.0,
+                     alerts=["drift", "accuracy < reference", "outlier_rate > 0.03"])  # fmt: skip
+    steady, steady_truth = churn_traffic(window, seed=3)
+    changed, changed_truth = churn_traffic(window, seed=4, shift={"monthly_charges": 1.5},
+                                           outliers=6, concept_change=True)  # fmt: skip
+    first = endpoint.predict(steady)["request_id"].tolist()
+    second = endpoint.predict(changed)["request_id"].tolist()
+    lab.feedback("churn-live", pd.DataFrame({"request_id": first, "truth": steady_truth}))
+    lab.feedback("churn-live", pd.DataFrame({"request_id": second, "truth": changed_truth}))
+    endpoint.flush()
+    endpoint.monitor.run()  # a pass now; the monitor beside serving also runs one every 2 s
+    drift = lab.monitoring("churn-live", "drifted_features")
+    for window_id, details in zip(drift["window_id"], drift["details"], strict=True):
+        print(f"  {window_id}: drifted features {details['features']}")
+    outliers = lab.monitoring("churn-live", "outlier_rate")
+    print("Outlier rate per window:", [round(v, 3) for v in outliers["value"]])
+    accuracy = lab.monitoring("churn-live", "accuracy")
+    expected = lab.monitoring("churn-live", "expected_accuracy")
+    for row, guess in zip(accuracy.itertuples(), expected.itertuples(), strict=True):
+        print(f"  {row.window_id}: accuracy {row.value:.3f} [{row.low:.3f}, {row.high:.3f}], "
+              f"expected before labels {guess.value:.3f}")  # fmt: skip
+    print("Open alerts:")
+    for alert in lab.alerts("churn-live", open_only=True).itertuples():
+        print(f"  [{alert.severity}] {alert.message}")
+    strangest = lab.sql(
+        "SELECT request_id FROM outlier_scores WHERE endpoint = 'churn-live' "
+        "ORDER BY score DESC LIMIT 1"
+    )["request_id"][0]
+    shap = lab.explain(strangest, "shap")
+    top = sorted(shap["contributions"].items(), key=lambda kv: -abs(kv[1]))[:3]
+    print(f"Why {strangest} (an outlier) got {shap['prediction']}: {shap['explainer']} "
+          f"{[(name, round(value, 3)) for name, value in top]}")  # fmt: skip
+    anchor = lab.explain(strangest, "anchors")
+    print(f"  anchor: {' AND '.join(anchor['anchor'])} (precision {anchor['precision']:.2f})")
+    endpoint.undeploy()
+
+
 def simulate_routing(requests: int = 3000, seed: int = 0) -> pd.DataFrame:
     """Share of traffic per model under Thompson sampling and its discounted variant.
 
@@ -190,6 +245,8 @@ def main() -> int:
         endpoint = deploy(lab)
         print("\nHostile requests: each refused with a JSON 4xx, and logging goes on")
         refuse_hostile(endpoint)
+        print("\nMonitoring beside serving: a feature shifts, outliers come, the concept changes")
+        monitor(lab)
         print("\nRouting policies, simulated: share of traffic per model when churn@2 becomes")
         print("the better model halfway through")
         print(simulate_routing().to_string())

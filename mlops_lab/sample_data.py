@@ -1,4 +1,4 @@
-"""Sample data to try the lab with: a churn table, request log rows and their feedback.
+"""Sample data to try the lab with: churn tables and traffic, request log rows, feedback.
 
 The same call always gives the same data, so the notebooks, the demo, the tests and the
 benchmarks can count on it.
@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.datasets import make_classification
 
-__all__ = ["churn_frame", "feedback_rows", "request_rows"]
+__all__ = ["churn_frame", "churn_traffic", "feedback_rows", "request_rows"]
 
 N_FEATURES = 20  # of each request row
 
@@ -95,6 +96,55 @@ def churn_frame(n: int = 2_000, *, seed: int = 0) -> pd.DataFrame:
     frame = pd.DataFrame(X.round(4), columns=names)
     holes = np.random.default_rng(seed).random(frame.shape) < 0.02
     return frame.mask(holes).assign(churned=y)
+
+
+def churn_traffic(
+    n: int, *, seed: int, shift: dict[str, float] | None = None, outliers: int = 0,
+    concept_change: bool = False,
+) -> tuple[pd.DataFrame, pd.Series]:  # fmt: skip
+    """Live requests for a model trained on :func:`churn_frame`, and the truth they will get.
+
+    The customers are drawn from one population of 10,000 (``churn_frame(10_000)`` without
+    its missing values), so a model trained on one draw serves the others, unless told
+    otherwise: ``shift`` moves features by that many standard deviations (the
+    distribution drifts), ``outliers`` rows are replaced by customers far outside it, and
+    ``concept_change`` makes a third of the customers churn against the old pattern (the
+    truth changes while the features do not).
+
+    Args:
+        n: How many requests (at most 8,000).
+        seed: Which customers.
+        shift: Standard deviations to add, by feature.
+        outliers: How many rows, at the end, are outliers.
+        concept_change: Whether the truth follows another pattern.
+
+    Returns:
+        The features (columns of :func:`churn_frame` but ``churned``) and the truths.
+
+    Example:
+        >>> X, truth = churn_traffic(300, seed=7, shift={"monthly_charges": 1.5})
+    """
+    population = _population()
+    rng = np.random.default_rng(seed)
+    rows = population.iloc[rng.choice(len(population), size=n, replace=False)]
+    X = rows.drop(columns="churned").reset_index(drop=True)
+    truth = rows["churned"].reset_index(drop=True)
+    for name, by in (shift or {}).items():
+        X[name] = (X[name] + by * population[name].std()).round(4)
+    if outliers:
+        features = population.drop(columns="churned")
+        sides = rng.choice([-1.0, 1.0], size=(outliers, X.shape[1]))
+        far = features.mean().to_numpy() + sides * 8 * features.std().to_numpy()
+        X.iloc[n - outliers :] = far.round(4)
+    if concept_change:
+        flipped = rng.random(n) < 1 / 3
+        truth = truth.where(~flipped, 1 - truth)
+    return X, truth.astype(int)
+
+
+@functools.cache
+def _population() -> pd.DataFrame:
+    return churn_frame(10_000, seed=0).dropna().reset_index(drop=True)
 
 
 def feedback_rows(requests: pa.Table, *, seed: int = 0) -> list[dict[str, object]]:

@@ -99,6 +99,10 @@ def _verdict(
         if rule.metric == "drift":
             features = list(details.get("features", []))
             return Verdict(bool(features), f"features {features} drifted", {"features": features})
+        if rule.metric == "online_drift":
+            found = details.get("detections", [])
+            return Verdict(bool(found), f"online detectors found drift {len(found)} time(s)",
+                           {"detections": found})  # fmt: skip
         if rule.metric == "multivariate_drift":
             fired = bool(details.get("drifted"))
             what = "a classifier tells the requests from the reference"

@@ -26,6 +26,7 @@ from mlops_lab.monitor._business import PYTHON, Function, business_metrics, spli
 from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
+from mlops_lab.monitor._online import OnlineDetector, online_detector
 from mlops_lab.monitor._outliers import OutlierDetector, outlier_detector
 from mlops_lab.monitor._read import METRICS, monitoring
 from mlops_lab.monitor._reference import (
@@ -34,7 +35,7 @@ from mlops_lab.monitor._reference import (
     endpoint_trust,
     load_reference,
 )
-from mlops_lab.monitor._results import Subject, error_row
+from mlops_lab.monitor._results import Subject, error_row, result_row
 from mlops_lab.monitor._rules import parse_rules
 from mlops_lab.monitor._state import (
     CONFIG_KEY,
@@ -104,6 +105,7 @@ class Monitor:
         self.functions: dict[str, Function] = dict(functions or {})
         self._references: dict[Version, Reference] = {}
         self._detectors: dict[Version, OutlierDetector] = {}
+        self._online: dict[Version, OnlineDetector] = {}
 
     def __call__(self, **options: Any) -> dict[str, Any]:
         """Set the monitor's options, as :meth:`configure` does.
@@ -139,6 +141,7 @@ class Monitor:
         self.store.write({"monitor_state": [state_row(self.endpoint, CONFIG_KEY, settings)]})
         self._references.clear()
         self._detectors.clear()
+        self._online.clear()
         return settings
 
     @property
@@ -172,13 +175,22 @@ class Monitor:
             scored=scored_to, feedback=max(cursor.feedback, feedback_to),
             windows=cursor.windows + len(windows),
         )  # fmt: skip
-        self.store.write({
-            "monitor_windows": [w.record(when) for w in windows],
-            "monitor_results": results,
-            "outlier_scores": scores,
-            "alerts": alerts,
-            "monitor_state": [cursor_row(self.endpoint, cursor)],
-        })  # fmt: skip
+        online = [state_row(self.endpoint, f"online:{model}@{version}", {"ert": d.ert}, d.state())
+                  for (model, version), d in self._online.items() if d.fed]  # fmt: skip
+        try:
+            self.store.write({
+                "monitor_windows": [w.record(when) for w in windows],
+                "monitor_results": results,
+                "outlier_scores": scores,
+                "alerts": alerts,
+                "monitor_state": [cursor_row(self.endpoint, cursor), *online],
+            })  # fmt: skip
+        except BaseException:
+            # The online detectors moved past windows the store does not have: reload them.
+            self._online.clear()
+            raise
+        for detector in self._online.values():
+            detector.fed = False
         return PassReport(
             windows=[w.window_id for w in windows], scored=len(scores),
             alerts=[("resolved: " if a["resolved_at"] else "") + a["message"] for a in alerts
@@ -256,7 +268,32 @@ class Monitor:
                 results.append(error_row(subject, "reference", error, time=when))
                 continue
             results += window_checks(subject, group, reference, settings, flags, time=when)
+            if settings["online_ert"] is not None:
+                results += self._online_check(subject, group, reference, settings, when)
         return results
+
+    def _online_check(
+        self, subject: Subject, rows: pd.DataFrame, reference: Reference,
+        settings: dict[str, Any], when: datetime,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Feed the window's requests to the version's online detectors, in arrival order."""
+        key = (subject.model, subject.version)
+        try:
+            detector = self._online.get(key)
+            if detector is None or detector.ert != settings["online_ert"]:
+                detector = online_detector(reference, settings["online_ert"])
+                kept = read_state(self.store, self.endpoint, f"online:{subject.ref}")
+                if kept is not None and kept[1] is not None and kept[0]["ert"] == detector.ert:
+                    detector.load(kept[1])
+                self._online[key] = detector
+            detections = detector.feed(features_frame(rows, reference.features))
+        except Exception as error:  # recorded; the other checks and the loop go on
+            self._online.pop(key, None)
+            return [error_row(subject, "online_drift", error, time=when)]
+        found = [{**d, "request_id": rows["request_id"].iloc[d["row"]],
+                  "seq": int(rows["seq"].iloc[d["row"]])} for d in detections]  # fmt: skip
+        details = {"detections": found, "ert": detector.ert, "rows": len(rows)}
+        return [result_row(subject, "online_drift", float(len(found)), details, time=when)]
 
     def _labels(
         self, window: Window, settings: dict[str, Any], when: datetime, seen: int

@@ -18,7 +18,8 @@ from mlops_lab.store import StoreClient
 
 METRICS = (
     "accuracy", "drift", "drifted_features", "error", "expected_accuracy", "labelled_share",
-    "mae", "multivariate_drift", "outlier_rate", "prediction_drift", "rmse", "rows",
+    "mae", "multivariate_drift", "online_drift", "outlier_rate", "prediction_drift", "rmse",
+    "rows",
 )  # fmt: skip
 
 _COLUMNS = [

@@ -4,6 +4,7 @@ A rule names a metric the monitor computes and when it should alert:
 
 - ``"drift"``: some feature drifted in a window (the alert names them);
 - ``"multivariate_drift"``: a classifier tells the window's requests from the reference;
+- ``"online_drift"``: an online detector fed one request at a time detected drift;
 - ``"prediction_drift"``: the model's outputs moved from its outputs on the reference;
 - ``"accuracy < reference"``: live accuracy is significantly below the model version's
   reference accuracy (its registered accuracy, else the accuracy its probabilities expect on
@@ -27,7 +28,7 @@ from mlops_lab.monitor._errors import MonitorError
 
 ESTIMATES = ("accuracy", "expected_accuracy", "mae", "rmse")
 SHARES = ("outlier_rate", "labelled_share")
-EVENTS = ("drift", "multivariate_drift", "prediction_drift")
+EVENTS = ("drift", "multivariate_drift", "online_drift", "prediction_drift")
 _CRITICAL = {"accuracy", "expected_accuracy", "mae", "rmse"}
 _COMPARISON = re.compile(r"^\s*([a-z_]+)\s*([<>])\s*([^\s]+)\s*$")
 
@@ -105,7 +106,7 @@ def _refusal(got: str, why: str = "", watched: tuple[str, ...] = ESTIMATES + SHA
     reason = f" ({why})" if why else ""
     return (
         f"The alert rule {got} cannot be read{reason}. Write 'drift', 'multivariate_drift', "
-        "'prediction_drift', "
+        "'online_drift', 'prediction_drift', "
         f"'accuracy < reference', or '<metric> < <number>' or '<metric> > <number>' "
         f"with a metric among {metrics}."
     )

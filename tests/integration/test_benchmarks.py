@@ -25,6 +25,10 @@ KEYS = {
     "bandit_regret.py": {
         "regret", "ratio_to_ts", "decision_us", "decision_p50_us", "decision_p99_us",
     },
+    "monitor_pass.py": {
+        "log_rows", "window_rows", "pass_s", "pass_s_small_log", "growth", "peer_s",
+        "ratio_to_peer", "explain_tree_ms", "explain_kernel_ms", "explain_again_ms",
+    },
     "serve_overhead.py": {
         "rps_ratio", "added_p50_ms", "p99_ratio_logging_on_off", "lost_logs", "bandit_p99_ratio",
     },

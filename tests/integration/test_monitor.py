@@ -498,3 +498,31 @@ def test_a_flipped_correlation_is_multivariate_drift_that_no_feature_test_sees(
     assert [json.loads(d)["features"] for d in drifted["details"]] == [[], []]
     (alert,) = alerts(store).to_dict("records")
     assert "a classifier tells the requests from the reference" in alert["message"]
+
+
+def test_online_detectors_find_a_shift_soon_and_keep_their_state_across_a_restart(
+    store: Store,
+) -> None:
+    """Fed one request at a time, the online detector finds a two-standard-deviation shift
+    within a hundred requests of its start; a new monitor loads the state the last pass
+    kept (the requests seen since the detector last started over) instead of starting
+    from nothing."""
+    model = deploy(store)
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=200, online_ert=5000, alerts=["online_drift"])
+    serve(store, model, frame(200, seed=70))
+    monitor.run()
+    (before,) = results(store, "online_drift")["details"].map(json.loads)
+    serve(store, model, frame(200, seed=71, shift={"x0": 2.0}), start=START + timedelta(hours=1))
+    monitor.run()
+    after = json.loads(results(store, "online_drift")["details"].iloc[-1])
+    assert after["detections"], after
+    assert after["detections"][0]["row"] < 100
+    (alert,) = alerts(store).to_dict("records")
+    assert "online detectors found drift" in alert["message"]
+    seen = monitor._online[("m", 1)].detectors["numeric"].t
+    restarted = Monitor(store, "churn")
+    serve(store, model, frame(50, seed=72, shift={"x0": 2.0}), start=START + timedelta(hours=2))
+    restarted.run(at=START + timedelta(days=1))
+    assert restarted._online[("m", 1)].detectors["numeric"].t in (seen + 50, *range(1, 51))
+    assert before["ert"] == 5000

@@ -37,7 +37,7 @@ PUBLIC = {
         "Event", "LinUCB", "Policy", "PolicyError", "SlidingWindowUCB", "Thompson",
         "WeightedSplit", "make_policy", "reward_of", "same_value",
     ],
-    "mlops_lab.sample_data": ["churn_frame", "feedback_rows", "request_rows"],
+    "mlops_lab.sample_data": ["churn_frame", "churn_traffic", "feedback_rows", "request_rows"],
     "mlops_lab.serve": ["Endpoint", "EndpointError", "TrafficView"],
     "mlops_lab.stats": [
         "CATEGORICAL_TESTS", "CORRECTIONS", "Estimate", "FeatureDrift", "NUMERIC_TESTS",
