@@ -25,6 +25,10 @@ KEYS = {
     "bandit_regret.py": {
         "regret", "ratio_to_ts", "decision_us", "decision_p50_us", "decision_p99_us",
     },
+    "drift_calibration.py": {
+        "alpha", "false_alarm_feature", "false_alarm_multivariate", "power_feature",
+        "power_multivariate", "named_share", "online_run_length_ratio", "online_delay_rows",
+    },
     "monitor_pass.py": {
         "log_rows", "window_rows", "pass_s", "pass_s_small_log", "growth", "peer_s",
         "ratio_to_peer", "explain_tree_ms", "explain_kernel_ms", "explain_again_ms",
