@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import ray
 
@@ -25,6 +25,9 @@ from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._monitor import Monitor, PassReport
 from mlops_lab.monitor._state import now, read_state, state_row
 from mlops_lab.store import StoreClient
+
+if TYPE_CHECKING:
+    from mlops_lab.ui import MonitorView
 from mlops_lab.store._actor import ActorStore, find_store_actor, lower_priority
 
 PREFIX = "monitor:"
@@ -158,6 +161,16 @@ class LabMonitor(Monitor):
     def stop(self) -> bool:
         """Stop the monitor beside serving; its results and state stay in the store."""
         return stop_monitor(self.endpoint, self.namespace)
+
+    def view(self, every: float = 2.0) -> MonitorView:
+        """A live view of what the monitor finds: in a notebook it redraws in place.
+
+        Example:
+            >>> ep.monitor.view()
+        """
+        from mlops_lab.ui import MonitorView
+
+        return MonitorView(self.store, self.endpoint, every)
 
 
 def start_monitor(

@@ -526,3 +526,27 @@ def test_online_detectors_find_a_shift_soon_and_keep_their_state_across_a_restar
     restarted.run(at=START + timedelta(days=1))
     assert restarted._online[("m", 1)].detectors["numeric"].t in (seen + 50, *range(1, 51))
     assert before["ert"] == 5000
+
+
+def test_the_view_shows_the_heatmap_the_interval_and_the_open_alert(store: Store) -> None:
+    """The HTML view has a heatmap row per window with the drifted feature marked, accuracy
+    with its interval, and the open alert; the text view says the same in words."""
+    from mlops_lab.ui import MonitorView
+
+    model = deploy(store)
+    view = MonitorView(store, "churn")
+    assert "no window closed yet" in repr(view)
+    serve(store, model, frame(300, seed=80))
+    ids = serve(store, model, frame(300, seed=81, shift={"x2": 1.0}))
+    monitor = Monitor(store, "churn")
+    monitor(window_rows=300, alerts=["drift"])
+    monitor.run()
+    give_feedback(store, ids, labels(frame(300, seed=81), seed=82).tolist())
+    monitor.run()
+    page = view._repr_html_()
+    assert page.count("<tr><th>") >= 2 and "mlops-heatmap" in page
+    assert "&#9679;" in page  # x2's cell in the second window
+    assert "mlops-estimate" in page and "[" in page
+    assert "features ['x2'] drifted" in page
+    text = repr(view)
+    assert "drifted x2" in text and "Open alerts: 1" in text

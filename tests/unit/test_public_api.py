@@ -50,6 +50,7 @@ PUBLIC = {
         "StoreClient", "StoreError", "StoreLockedError", "StoreUnavailableError", "TableSpec",
     ],
     "mlops_lab.train": ["Trial", "TrialState", "TuneError", "TuneRun", "run_tune"],
+    "mlops_lab.ui": ["MonitorView"],
 }  # fmt: skip
 PACKAGES = [name for name in PUBLIC if name != "mlops_lab.sample_data"]  # a module: no dir()
 
