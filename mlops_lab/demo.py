@@ -180,13 +180,15 @@ def monitor(lab: mlops_lab.Lab, window: int = 300) -> None:
     lab.feedback("churn-live", pd.DataFrame({"request_id": second, "truth": changed_truth}))
     endpoint.flush()
     endpoint.monitor.run()  # a pass now; the monitor beside serving also runs one every 2 s
-    drift = lab.monitoring("churn-live", "drifted_features")
-    for window_id, details in zip(drift["window_id"], drift["details"], strict=True):
-        print(f"  {window_id}: drifted features {details['features']}")
-    outliers = lab.monitoring("churn-live", "outlier_rate")
-    print("Outlier rate per window:", [round(v, 3) for v in outliers["value"]])
-    accuracy = lab.monitoring("churn-live", "accuracy")
-    expected = lab.monitoring("churn-live", "expected_accuracy")
+
+    def ours(metric: str) -> pd.DataFrame:  # a store kept from an earlier demo has others
+        found = lab.monitoring("churn-live", metric)
+        return found[found["model_version"] == version.version]
+
+    for row in ours("drifted_features").itertuples():
+        print(f"  {row.window_id}: drifted features {row.details['features']}")
+    print("Outlier rate per window:", [round(v, 3) for v in ours("outlier_rate")["value"]])
+    accuracy, expected = ours("accuracy"), ours("expected_accuracy")
     for row, guess in zip(accuracy.itertuples(), expected.itertuples(), strict=True):
         print(f"  {row.window_id}: accuracy {row.value:.3f} [{row.low:.3f}, {row.high:.3f}], "
               f"expected before labels {guess.value:.3f}")  # fmt: skip
@@ -195,7 +197,8 @@ def monitor(lab: mlops_lab.Lab, window: int = 300) -> None:
         print(f"  [{alert.severity}] {alert.message}")
     strangest = lab.sql(
         "SELECT request_id FROM outlier_scores WHERE endpoint = 'churn-live' "
-        "ORDER BY score DESC LIMIT 1"
+        "AND model_version = ? ORDER BY score DESC LIMIT 1",
+        params=[version.version],
     )["request_id"][0]
     shap = lab.explain(strangest, "shap")
     top = sorted(shap["contributions"].items(), key=lambda kv: -abs(kv[1]))[:3]
