@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,3 +27,13 @@ def scratch_lab(**settings: Any) -> Iterator[mlops_lab.Lab]:
             yield lab
         finally:
             lab.shutdown()
+
+
+def mode(description: str, quick: str) -> str:
+    """The mode the command line asks for: "smoke", "quick" or "full" (no flag)."""
+    parser = argparse.ArgumentParser(description=description)
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--quick", action="store_true", help=quick)
+    modes.add_argument("--smoke", action="store_true", help="seconds: tiny sizes, same keys")
+    args = parser.parse_args()
+    return "smoke" if args.smoke else "quick" if args.quick else "full"

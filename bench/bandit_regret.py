@@ -28,13 +28,14 @@ LinUCB's mean decision <= 20 us.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import random
 import statistics
 import time
 from collections import deque
+
+from _common import mode
 
 from mlops_lab.routing import POLICIES, Policy, make_policy
 
@@ -45,12 +46,8 @@ SIZES = {"full": (100_000, 10, 100_000), "quick": (10_000, 3, 30_000), "smoke": 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="shorter horizon, fewer runs")
-    mode.add_argument("--smoke", action="store_true", help="seconds: tiny sizes, same keys")
-    args = parser.parse_args()
-    horizon, runs, decisions = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    chosen = mode(__doc__.splitlines()[0], "shorter horizon, fewer runs")
+    horizon, runs, decisions = SIZES[chosen]
 
     regret: dict[str, dict[str, float]] = {}
     share: dict[str, dict[str, float]] = {}

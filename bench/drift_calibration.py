@@ -28,12 +28,12 @@ Last line, one JSON object:
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 import pandas as pd
+from _common import mode
 
 from mlops_lab.monitor._multivariate import classifier_drift
 from mlops_lab.monitor._online import online_detector
@@ -52,13 +52,8 @@ SIZES = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="200 null windows, 100 per shift")
-    mode.add_argument("--smoke", action="store_true", help="seconds: tiny sizes, same keys")
-    args = parser.parse_args()
-    nulls, shifted, rows, runs, ert = SIZES["smoke" if args.smoke else "quick" if args.quick
-                                            else "full"]  # fmt: skip
+    chosen = mode(__doc__.splitlines()[0], "200 null windows, 100 per shift")
+    nulls, shifted, rows, runs, ert = SIZES[chosen]
     rng = np.random.default_rng(0)
     reference = _reference(_normal(rng, REFERENCE_ROWS))
     started = time.perf_counter()

@@ -26,7 +26,6 @@ explain_kernel_ms <= 1000, explain_again_ms <= 20.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from _common import mode
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -66,17 +66,13 @@ SIZES = {"full": (1_000_000, 10_000), "quick": (1_000_000, 10_000), "smoke": (2_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="1,000,000 rows, windows of 10,000")
-    mode.add_argument("--smoke", action="store_true", help="seconds: tiny sizes, same keys")
-    args = parser.parse_args()
-    log_rows, window = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    chosen = mode(__doc__.splitlines()[0], "1,000,000 rows, windows of 10,000")
+    log_rows, window = SIZES[chosen]
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as folder:
         small_s, _ = _timed_pass(Path(folder) / "small.duckdb", log_rows // 10, window)
         large_s, frames = _timed_pass(Path(folder) / "large.duckdb", log_rows, window)
-        explained = _explain_times(Path(folder) / "explain.duckdb", 3 if args.smoke else 10)
-    peer_s = None if args.smoke else _peer_seconds(*frames)
+        explained = _explain_times(Path(folder) / "explain.duckdb", 3 if chosen == "smoke" else 10)
+    peer_s = None if chosen == "smoke" else _peer_seconds(*frames)
     result = {
         "log_rows": log_rows,
         "window_rows": window,

@@ -65,19 +65,25 @@ class Window:
 
 def new_rows(store: StoreClient, endpoint: str, after: int, limit: int) -> pd.DataFrame:
     """The endpoint's served requests that arrived after ``after``, in arrival order."""
-    return store.query(
-        f"SELECT {_COLUMNS} FROM requests WHERE endpoint = ? AND seq > ? AND status = 200 "
-        "ORDER BY seq LIMIT ?",
-        [endpoint, after, limit],
-    ).to_pandas()
+    return served_rows(store, endpoint, after + 1, None, limit)
 
 
 def window_rows(store: StoreClient, endpoint: str, first: int, last: int) -> pd.DataFrame:
     """The served requests of a closed window, from its arrival numbers."""
+    return served_rows(store, endpoint, first, last, None)
+
+
+def served_rows(
+    store: StoreClient, endpoint: str, first: int, last: int | None, limit: int | None
+) -> pd.DataFrame:
+    """The endpoint's served requests numbered ``first`` to ``last``, in arrival order.
+
+    ``last`` None reads to the end; ``limit`` None reads every row.
+    """
     return store.query(
-        f"SELECT {_COLUMNS} FROM requests WHERE endpoint = ? AND seq BETWEEN ? AND ? "
-        "AND status = 200 ORDER BY seq",
-        [endpoint, first, last],
+        f"SELECT {_COLUMNS} FROM requests WHERE endpoint = ? AND seq >= ? "
+        "AND (? IS NULL OR seq <= ?) AND status = 200 ORDER BY seq LIMIT ?",
+        [endpoint, first, last, last, limit],
     ).to_pandas()
 
 

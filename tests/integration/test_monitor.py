@@ -20,17 +20,9 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from mlops_lab.monitor import Monitor, MonitorError
 from mlops_lab.registry import Registry
 from mlops_lab.store import Store
+from tests.integration._monitoring import FEATURES, frame
 
-FEATURES = ["x0", "x1", "x2", "x3"]
 START = datetime(2026, 5, 1, 12, 0)
-
-
-def frame(n: int, seed: int, shift: dict[str, float] | None = None) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    data = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
-    for name, by in (shift or {}).items():
-        data[name] += by
-    return data
 
 
 def labels(data: pd.DataFrame, seed: int) -> np.ndarray:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 import ray
 from sklearn.linear_model import LogisticRegression
@@ -17,17 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from mlops_lab import Lab
 from mlops_lab.monitor._actor import PREFIX, find_monitor
 from tests._eventually import eventually
+from tests.integration._monitoring import frame
 
-FEATURES = ["x0", "x1", "x2", "x3"]
 ENDPOINT = "monitored"
-
-
-def frame(n: int, seed: int, shift: dict[str, float] | None = None) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    data = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
-    for name, by in (shift or {}).items():
-        data[name] += by
-    return data
 
 
 @pytest.fixture(scope="module")
