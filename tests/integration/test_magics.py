@@ -54,6 +54,16 @@ def test_sql_line_and_cell_return_dataframes(shell: InteractiveShell) -> None:
         ("tune forest --dataset d", "needs a parameter space"),
         ("tune forest --dataset d --space '{1:'", "does not evaluate"),
         ("tune forest --dataset no-such --space '{\"max_depth\": [2]}'", "no-such"),
+        ("monitor", "the following arguments are required: endpoint"),
+        ("monitor nowhere", "No endpoint named 'nowhere'"),
+        ("monitor nowhere again", "invalid choice: 'again'"),
+        ("drift", "takes one endpoint's name"),
+        ("drift a b", "takes one endpoint's name"),
+        ("outliers", "takes one endpoint's name"),
+        ("explain", "takes a request id"),
+        ("explain no-such-id", "No request 'no-such-id'"),
+        ("explain no-such-id lime", "'method' parameter of explain"),
+        ("alerts a b", "at most an endpoint's name"),
     ],
 )
 def test_mistakes_raise_usage_errors(shell: InteractiveShell, line: str, message: str) -> None:
@@ -127,3 +137,35 @@ def test_deployment_magics_are_one_api_call_each(shell: InteractiveShell, lab: L
     assert "magic-ep" in set(shell.run_line_magic("mlops", "endpoints").endpoint)
     shell.run_line_magic("mlops", "undeploy magic-ep")
     assert "magic-ep" not in set(lab.endpoints().endpoint)
+
+
+def test_monitoring_magics_are_one_api_call_each(shell: InteractiveShell, lab: Lab) -> None:
+    """%mlops monitor sets the options and starts the monitor; run, health and results
+    reach it; drift, outliers, explain and alerts read what it found."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    ref = lab.registry.register("magic-watch", LogisticRegression(max_iter=500).fit(X, y),
+                                reference=X.sample(60, random_state=0)).ref  # fmt: skip
+    endpoint = lab.deploy("magic-watch", ref)
+    settings = shell.run_line_magic(
+        "mlops", "monitor magic-watch --window-rows 40 --every 60 --alerts drift 'mae > 1'"
+    )
+    assert settings["window_rows"] == 40 and settings["alerts"] == ["drift", "mae > 1"]
+    answer = endpoint.predict(X.sample(40, random_state=1))
+    endpoint.flush()
+    assert len(shell.run_line_magic("mlops", "monitor magic-watch run").windows) == 1
+    assert shell.run_line_magic("mlops", "monitor magic-watch health")["passes"] >= 1
+    drift = shell.run_line_magic("mlops", "drift magic-watch")
+    assert list(drift.columns) == list(X.columns)
+    assert len(shell.run_line_magic("mlops", "outliers magic-watch")) == 1
+    explanation = shell.run_line_magic("mlops", f"explain {answer['request_id'][0]} shap")
+    assert explanation["explainer"] == "KernelShap"
+    assert "alert_id" in shell.run_line_magic("mlops", "alerts magic-watch").columns
+    with pytest.raises(UsageError, match="takes no options"):
+        shell.run_line_magic("mlops", "monitor magic-watch run --window-rows 3")
+    with pytest.raises(UsageError, match="'window_rows' parameter of monitor"):
+        shell.run_line_magic("mlops", "monitor magic-watch --window-rows 1")
+    assert endpoint.monitor.settings["window_rows"] == 40
+    shell.run_line_magic("mlops", "undeploy magic-watch")

@@ -542,3 +542,19 @@ def test_the_view_shows_the_heatmap_the_interval_and_the_open_alert(store: Store
     assert "features ['x2'] drifted" in page
     text = repr(view)
     assert "drifted x2" in text and "Open alerts: 1" in text
+
+
+def test_the_view_escapes_what_it_shows() -> None:
+    """Feature names, model names and alert messages are shown as text, never as markup."""
+    from mlops_lab.monitor._render import Snapshot, render_html
+
+    start = pd.Timestamp(START)
+    results = pd.DataFrame([{
+        "window_id": "e:1-2", "window_start": start, "window_end": start, "model": "<i>m</i>",
+        "model_version": 1, "metric": "drift", "feature": "<script>alert(1)</script>",
+        "value": 0.001, "low": None, "high": None, "time": start, "details": {"drifted": True},
+    }])  # fmt: skip
+    alerts = pd.DataFrame([{"severity": "warning", "message": "<img src=x onerror=alert(1)>"}])
+    page = render_html(Snapshot("<b>e</b>", results, alerts))
+    assert "<script>" not in page and "<img" not in page and "<b>e</b>" not in page
+    assert "&lt;script&gt;" in page and "&lt;img" in page
