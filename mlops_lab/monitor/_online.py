@@ -9,15 +9,17 @@ recorded with how many requests the detector had seen, and the detector starts o
 Their state (the requests in their windows and the count) is kept in the store under
 ``online:<model>@<version>`` in the same transaction as the window that moved it, so a
 restarted monitor loads it and carries on where the last committed pass stopped. The
-thresholds are configured again when a monitor starts (about a second with the 1,000
-bootstrap streams used here; the first configuration in a process also compiles the numba
-code, which is cached in a folder of its own).
+thresholds are configured again when a monitor starts, from as many bootstrap streams as
+the expected run time needs (twice ``1 / beta`` below; the time grows with it), and the first
+configuration in a process also compiles the numba code, which is cached in a folder of its
+own.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import tempfile
 import zipfile
@@ -111,12 +113,23 @@ def online_detector(reference: Reference, ert: int) -> OnlineDetector:
                     x_ref,
                     ert=ert,
                     window_sizes=list(WINDOW_SIZES),
-                    n_bootstraps=BOOTSTRAPS,
+                    n_bootstraps=bootstraps(ert, len(names)),
                     verbose=False,
                 )
     finally:
         np.random.set_state(saved)
     return online
+
+
+def bootstraps(ert: int, features: int) -> int:
+    """Bootstrap streams enough to estimate the thresholds' quantile.
+
+    Each feature's threshold is the ``1 - beta`` quantile, where ``beta = 1 - (1 - 1/ert) **
+    (1 / features)``; alibi-detect needs at least ``1 / beta`` streams for it (more for a
+    steadier estimate), and at least ``BOOTSTRAPS``.
+    """
+    beta = 1 - (1 - 1 / ert) ** (1 / features)
+    return max(BOOTSTRAPS, math.ceil(2 / beta))
 
 
 def _forget_history(detector: Any) -> None:
