@@ -105,7 +105,9 @@ def _timed_pass(path: Path, log_rows: int, window: int) -> tuple[float, tuple[An
         report = monitor.run()
         seconds = time.perf_counter() - started
         assert len(report.windows) == 1 and report.errors == 0, report
-        current = pd.DataFrame.from_records([json.loads(f) for f in rows.column("features")])
+        current = pd.DataFrame.from_records(
+            [json.loads(f) for f in rows.column("features").to_pylist()]
+        )
     return seconds, (reference, current)
 
 
