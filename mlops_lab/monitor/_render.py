@@ -96,7 +96,7 @@ def _heatmap(results: pd.DataFrame) -> str:
     rows = []
     for (start, window_id), values in table.iterrows():
         cells = "".join(_p_cell(values[c], (window_id, c) in marked) for c in table.columns)
-        rows.append(f"<tr><th>{pd.Timestamp(start):%H:%M:%S}</th>{cells}</tr>")
+        rows.append(f"<tr><th>{_label(start, window_id)}</th>{cells}</tr>")
     return (
         "<p><b>Drift per feature</b> (corrected p-values; &#9679; drifted)</p>"
         f"<table class='mlops-heatmap'><thead><tr><th>window</th>{head}</tr></thead>"
@@ -119,14 +119,14 @@ def _per_window(results: pd.DataFrame) -> str:
     rows = results[results["metric"].isin(wanted)]
     if rows.empty:
         return ""
-    table = rows.pivot_table(index=["window_start", "model", "model_version"], columns="metric",
-                             values="value", aggfunc="first")  # fmt: skip
+    table = rows.pivot_table(index=["window_start", "window_id", "model", "model_version"],
+                             columns="metric", values="value", aggfunc="first")  # fmt: skip
     head = "".join(f"<th>{wanted[c]}</th>" for c in table.columns)
     body = "".join(
-        f"<tr><th>{pd.Timestamp(start):%H:%M:%S}</th><td>{html.escape(f'{model}@{version}')}</td>"
+        f"<tr><th>{_label(start, window_id)}</th><td>{html.escape(f'{model}@{version}')}</td>"
         + "".join(f"<td>{_number(v)}</td>" for v in values)
         + "</tr>"
-        for (start, model, version), values in table.iterrows()
+        for (start, window_id, model, version), values in table.iterrows()
     )  # fmt: skip
     return (f"<p><b>Per window</b></p><table><thead><tr><th>window</th><th>model</th>{head}"
             f"</tr></thead><tbody>{body}</tbody></table>")  # fmt: skip
@@ -144,7 +144,7 @@ def _estimates(results: pd.DataFrame) -> str:
         share = row.details.get("labelled_share")
         labelled = "" if share is None else f"{share:.0%} labelled"
         body.append(
-            f"<tr><th>{pd.Timestamp(row.window_start):%H:%M:%S}</th>"
+            f"<tr><th>{_label(row.window_start, row.window_id)}</th>"
             f"<td>{html.escape(f'{row.model}@{row.model_version}')}</td>"
             f"<td>{html.escape(row.metric.replace('_', ' '))}</td>"
             f"<td class='mlops-estimate'>{_number(row.value)}{interval}</td>"
@@ -164,6 +164,12 @@ def _alerts_html(alerts: pd.DataFrame) -> str:
         for a in alerts.itertuples()
     )
     return f"<p><b>Open alerts</b> ({len(alerts)})</p><ul>{items}</ul>"
+
+
+def _label(start: object, window_id: str) -> str:
+    """A window as a row names it: its first request's time, and its arrival numbers."""
+    numbers = html.escape(str(window_id).rsplit(":", 1)[-1])
+    return f"{pd.Timestamp(start):%H:%M:%S} <small>#{numbers}</small>"  # type: ignore[arg-type]
 
 
 def _window_time(results: pd.DataFrame) -> str:
