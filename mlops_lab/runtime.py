@@ -17,8 +17,6 @@ from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
-from mlops_lab.monitor._explain import explain
-from mlops_lab.monitor._read import alerts_frame, monitoring
 from mlops_lab.registry import Registry
 from mlops_lab.serve._deploy import endpoint_config, list_endpoints
 from mlops_lab.serve._endpoint import Endpoint, deploy
@@ -220,6 +218,8 @@ class Lab:
             >>> lab.monitoring("churn", "drift").pivot(
             ...     index="window_start", columns="feature", values="value")
         """
+        from mlops_lab.monitor._read import monitoring
+
         return monitoring(self.store, endpoint, metric)
 
     def explain(self, request_id: str, method: str = "shap") -> dict[str, Any]:
@@ -234,6 +234,8 @@ class Lab:
             >>> lab.explain(response["request_id"][0])["contributions"]
             {'tenure': -0.21, 'plan': 0.08, ...}
         """
+        from mlops_lab.monitor._explain import explain
+
         return explain(self.store, request_id, method)
 
     def alerts(self, endpoint: str | None = None, *, open_only: bool = False) -> pd.DataFrame:
@@ -246,6 +248,8 @@ class Lab:
         Example:
             >>> lab.alerts("churn", open_only=True)[["severity", "message"]]
         """
+        from mlops_lab.monitor._read import alerts_frame
+
         return alerts_frame(self.store, endpoint, open_only=open_only)
 
     def feedback(self, endpoint: str, data: Any) -> dict[str, Any]:

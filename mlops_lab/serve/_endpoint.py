@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from ray import serve
@@ -18,7 +18,6 @@ from ray import serve
 from mlops_lab._options import BANDIT, CANARY, DEPLOY, resolve
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
-from mlops_lab.monitor._actor import LabMonitor, stop_monitor
 from mlops_lab.registry import Registry
 from mlops_lab.routing import _rollout as rollout
 from mlops_lab.routing._rollout import Routes
@@ -33,6 +32,9 @@ from mlops_lab.serve._deploy import (
 from mlops_lab.serve._errors import EndpointError
 from mlops_lab.serve._views import TrafficView, traffic
 from mlops_lab.store import StoreClient
+
+if TYPE_CHECKING:
+    from mlops_lab.monitor._actor import LabMonitor
 
 
 class Endpoint:
@@ -179,10 +181,14 @@ class Endpoint:
             >>> ep.monitor.run().windows
             >>> ep.monitor.results("drift")
         """
+        from mlops_lab.monitor._actor import LabMonitor  # the monitor loads on first use
+
         return LabMonitor(self._store, self.name, self._settings.namespace)
 
     def undeploy(self) -> None:
         """Stop serving, and the endpoint's monitor; what they logged stays in the store."""
+        from mlops_lab.monitor._actor import stop_monitor
+
         stop_endpoint(self.name, self._store)
         stop_monitor(self.name, self._settings.namespace)
 
