@@ -136,7 +136,10 @@ def test_help_shows_each_subcommand_with_the_declared_flags_and_defaults() -> No
     for group in (TUNE, DEPLOY, CANARY, BANDIT, MONITOR):
         for option in group:
             shown = option.flag is not None
-            assert (f"--{option.name.replace('_', '-')}" in doc) == shown, option.name
+            flag = option.name.replace("_", "-")
+            if option.flag is bool and option.default:  # a switch on by default: its --no- form
+                flag = "no-" + flag
+            assert (f"--{flag}" in doc) == shown, option.name
 
 
 def test_the_magics_load_without_the_runtime() -> None:
@@ -154,10 +157,11 @@ def monitor_call(line: str) -> dict[str, Any]:
     return flag_values(MONITOR, _monitor_parser().parse_args(shlex.split(line)))
 
 
-# The declared defaults as the parser gives them: several words as a list.
+# The declared defaults of the flags, as the parser gives them: several words as a list.
 MONITOR_DEFAULTS = {
-    name: list(value) if isinstance(value, tuple) else value
-    for name, value in MONITOR.defaults().items()
+    option.name: list(option.default) if isinstance(option.default, tuple) else option.default
+    for option in MONITOR
+    if option.flag is not None  # business metrics are given in Python only
 }
 
 

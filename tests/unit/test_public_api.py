@@ -81,6 +81,7 @@ def test_dir_lists_the_public_names_only(name: str) -> None:
         "mlops_lab.serve",
         "mlops_lab.stats",
         "mlops_lab.train",
+        "mlops_lab.ui",
     }
     future = [] if name in lazy else ["annotations"]
     assert shown == sorted(PUBLIC[name] + future)
