@@ -89,8 +89,11 @@ def start_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-# Ray's raylet must register with its GCS within 30 s of `ray start` (fixed in Ray 2.60);
-# with the cores busy it can take longer. Such a start is stopped and tried again.
+# `ray start` gives the raylet a fixed 30 s (Ray 2.60) to register with its GCS, and the
+# raylet registers only once the dashboard and runtime-env agents, two Python processes, have
+# started: with the cores busy that takes longer. Ray's processes keep starting after `ray
+# start` gives up, so the lab waits for the registration itself; a start whose processes died
+# is stopped and tried again.
 START_ATTEMPTS = 3
 START_TIMEOUT_S = 240.0
 # How long Ray's processes wait for the GCS to answer (Ray's default is about 20 s).
@@ -112,8 +115,13 @@ def start_head(settings: Settings) -> LocalHead:
     _require_free_ports(settings.ray_port)
     log_path = settings.home / "ray-start.log"
     for attempt in range(1, START_ATTEMPTS + 1):
+        deadline = time.monotonic() + START_TIMEOUT_S
         pgid, code, output = _ray_start(ray_cli, settings, log_path)
-        if code == 0:
+        if code == 0 or (
+            code is not None
+            and _BUSY_SIGN in output
+            and _await_registration(f"127.0.0.1:{settings.ray_port}", pgid, deadline)
+        ):
             break
         # A failed start can leave the GCS and other daemons running: stop them.
         stop_session(pgid)
@@ -160,6 +168,24 @@ def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, i
     return process.pid, code, log_path.read_text(errors="replace")
 
 
+def _await_registration(address: str, pgid: int, deadline: float) -> bool:
+    """Wait until a node of the GCS at ``address`` is alive, while the head's processes run."""
+    from ray._private.services import _get_gcs_client_options
+    from ray._private.state import GlobalState
+
+    state = GlobalState()
+    state._initialize_global_state(_get_gcs_client_options(address))
+    try:
+        while time.monotonic() < deadline and group_running(pgid):
+            with contextlib.suppress(Exception):  # the GCS itself may still be starting
+                if any(node["Alive"] for node in state.node_table()):
+                    return True
+            time.sleep(0.5)
+        return False
+    finally:
+        state.disconnect()
+
+
 def start_failure(code: int | None, output: str, log_path: Path, attempts: int) -> str:
     """What a failed `ray start` means and what to do, from its exit code and output."""
     tail = output[-2000:]
@@ -173,7 +199,7 @@ def start_failure(code: int | None, output: str, log_path: Path, attempts: int) 
         )
     if _BUSY_SIGN in output:
         return (
-            f"Ray's raylet did not register with its GCS within Ray's fixed 30 s, "
+            f"Ray's raylet did not register with its GCS within {START_TIMEOUT_S:.0f} s, "
             f"{attempts} times: the machine is too busy (load average {load:.1f} on {cores} "
             f"cores). Connect again once other work has finished, or give the lab fewer "
             f"CPUs with MLOPS_LAB_NUM_CPUS (log: {log_path}).\n{tail}"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
 import socket
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import mlops_lab
@@ -33,6 +38,60 @@ def test_a_start_timed_out_by_a_busy_machine_says_so() -> None:
     assert "too busy" in message
     assert "3 times" in message
     assert "port" not in message.split("\n")[0].lower()
+
+
+def _hold_the_agent(ray_port: int, seconds: float, held: list[int]) -> None:
+    """Stop the dashboard agent of the head on ``ray_port`` for ``seconds``, as a busy machine would.
+
+    The raylet registers with its GCS only once that agent has written its ports, so ``ray
+    start`` gives up after its fixed 30 s while the head's processes go on starting.
+    """
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        starts = [
+            p for p in psutil.process_iter(["cmdline"])
+            if f"--port={ray_port}" in (p.info["cmdline"] or []) and "start" in p.info["cmdline"]
+        ]  # fmt: skip
+        agents = [
+            p for p in psutil.process_iter(["cmdline"])
+            if any("dashboard/agent.py" in part for part in p.info["cmdline"] or [])
+            and starts and os.getsid(p.pid) == os.getsid(starts[0].pid)
+        ]  # fmt: skip
+        if agents:
+            agents[0].send_signal(signal.SIGSTOP)
+            held.append(os.getsid(agents[0].pid))
+            time.sleep(seconds)
+            with contextlib.suppress(psutil.Error):  # gone if its head was stopped
+                agents[0].send_signal(signal.SIGCONT)
+            return
+        time.sleep(0.05)
+
+
+def test_a_raylet_that_registers_after_rays_deadline_gives_a_lab(tmp_path: Path) -> None:
+    """`ray start` gives up on a slow raylet after 30 s; the lab waits on and keeps that head."""
+    env = lab_environment(tmp_path / ".mlops_lab")
+    held: list[int] = []  # the session of the head whose agent was held
+    holder = threading.Thread(
+        target=_hold_the_agent, args=(int(env["MLOPS_LAB_RAY_PORT"]), 45.0, held)
+    )
+    holder.start()
+    try:
+        result = run_python(
+            "import json, mlops_lab\nlab = mlops_lab.connect()\n"
+            "print(int(lab.sql('SELECT 41 + 1 AS n').n[0]))\n"
+            "print('session', json.loads(lab.settings.runtime_file.read_text())['pgid'])\n"
+            "lab.shutdown()\n",
+            env,
+            timeout=600,
+        )
+    finally:
+        holder.join()
+    assert held, "the head's dashboard agent was never seen"
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "42" in result.stdout.splitlines()
+    log = (tmp_path / ".mlops_lab" / "ray-start.log").read_text()
+    assert "timed out during startup" in log
+    assert f"session {held[0]}" in result.stdout.splitlines()  # the slow head itself, kept
 
 
 def _burn(until: float) -> None:
