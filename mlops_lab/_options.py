@@ -254,7 +254,7 @@ BANDIT = OptionGroup(
 )  # fmt: skip
 
 
-OUTLIER_DETECTORS = ("iforest", None)
+OUTLIER_DETECTORS = ("iforest", "mahalanobis", None)
 
 MONITOR = OptionGroup(
     "monitor()",
@@ -283,8 +283,9 @@ MONITOR = OptionGroup(
                rule=integer_at_least(100, none=True), flag=int),
         Option("categorical", (), "features to test as categories, beside those whose "
                "reference column holds text or booleans", flag=list, metavar="FEATURE"),
-        Option("outliers", "iforest", "the outlier detector fitted on the reference",
-               choices=OUTLIER_DETECTORS),
+        Option("outliers", "iforest", "the outlier detector fitted on the reference: an "
+               "isolation forest, or Mahalanobis distance (whose mean and covariance follow the "
+               "stream)", choices=OUTLIER_DETECTORS),
         Option("outlier_rate", 0.01, "the share of the reference the outlier detector "
                "flags, which sets its threshold",
                rule=Rule("be a number between 0 and 1", _share), flag=float),

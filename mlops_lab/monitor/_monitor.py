@@ -27,7 +27,7 @@ from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
 from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
 from mlops_lab.monitor._online import OnlineDetector, online_detector
-from mlops_lab.monitor._outliers import OutlierDetector, outlier_detector
+from mlops_lab.monitor._outliers import OutlierDetector, detector_row, outlier_detector
 from mlops_lab.monitor._read import METRICS, monitoring
 from mlops_lab.monitor._reference import (
     Reference,
@@ -177,6 +177,8 @@ class Monitor:
         )  # fmt: skip
         online = [state_row(self.endpoint, f"online:{model}@{version}", {"ert": d.ert}, d.state())
                   for (model, version), d in self._online.items() if d.fed]  # fmt: skip
+        online += [detector_row(self.endpoint, self.reference(*key), d, settings["outlier_rate"])
+                   for key, d in self._detectors.items() if d.moved]  # fmt: skip
         try:
             self.store.write({
                 "monitor_windows": [w.record(when) for w in windows],
@@ -188,9 +190,12 @@ class Monitor:
         except BaseException:
             # The online detectors moved past windows the store does not have: reload them.
             self._online.clear()
+            self._detectors = {k: d for k, d in self._detectors.items() if not d.moved}
             raise
         for detector in self._online.values():
             detector.fed = False
+        for outliers in self._detectors.values():
+            outliers.moved = False
         return PassReport(
             windows=[w.window_id for w in windows], scored=len(scores),
             alerts=[("resolved: " if a["resolved_at"] else "") + a["message"] for a in alerts

@@ -188,6 +188,61 @@ def test_a_restarted_monitor_loads_its_fitted_detector_instead_of_fitting(store:
     assert scores[:100].tolist() == pytest.approx(scores[100:].tolist())
 
 
+def test_mahalanobis_flags_the_outliers_and_its_moving_state_is_kept_with_the_pass(
+    store: Store,
+) -> None:
+    """The Mahalanobis detector flags requests far outside the reference; its mean and
+    covariance move with each pass and are written with it, so a new monitor scores the next
+    requests as the one that kept running does."""
+    model = deploy(store)
+    normal = frame(290, seed=40)
+    strange = frame(10, seed=41) * 12
+    ids = serve(store, model, pd.concat([normal, strange], ignore_index=True))
+    running = Monitor(store, "churn")
+    running.configure(window_rows=300, outliers="mahalanobis")
+    assert running.run().scored == 300
+    scores = store.sql("SELECT request_id, outlier, detector FROM outlier_scores")
+    assert set(scores["detector"]) == {"mahalanobis"}
+    flagged = set(scores.loc[scores["outlier"], "request_id"])
+    assert set(ids[290:]) <= flagged
+    assert len(flagged) <= 10 + 15
+    (n,) = store.sql(
+        "SELECT count(*) AS n FROM monitor_state WHERE key = 'outliers:m@1' AND data IS NOT NULL"
+    )["n"]
+    assert n == 1
+    more = serve(store, model, frame(300, seed=42), start=START + timedelta(hours=1))
+    restarted = Monitor(store, "churn")
+    assert restarted.run().scored == 300
+    by_restarted = store.sql(
+        "SELECT score FROM outlier_scores WHERE request_id IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY time",
+        [more],
+    )["score"].tolist()
+    # The monitor that kept running, scoring the same rows from its own moved state.
+    kept = running._detectors[("m", 1)]
+    again = kept.scores(frame(300, seed=42)).tolist()
+    assert by_restarted == pytest.approx(again)
+
+
+def test_a_category_the_reference_never_had_is_stranger_than_any_it_had() -> None:
+    """Mahalanobis places categories by their distances in the reference; a new value is
+    placed beyond them all and scores higher than the same request with a known value."""
+    from mlops_lab.monitor._outliers import _fit
+    from mlops_lab.monitor._reference import Reference
+
+    rng = np.random.default_rng(43)
+    plan = rng.choice(["basic", "plus", "pro"], size=1000)
+    data = pd.DataFrame({"x0": rng.normal(size=1000) + (plan == "pro"), "plan": plan,
+                         "x1": rng.normal(size=1000)})  # fmt: skip
+    reference = Reference("m@1", data, {"x0": "numeric", "plan": "categorical",
+                                        "x1": "numeric"}, "classification", None,
+                          np.zeros(1000))  # fmt: skip
+    detector = _fit(reference, "mahalanobis", 0.01)
+    request = pd.DataFrame({"x0": [0.5, 0.5], "plan": ["plus", "enterprise"], "x1": [0.0, 0.0]})
+    known, unseen = detector.scores(request)
+    assert unseen > known
+
+
 def test_accuracy_follows_the_labels_as_they_arrive(store: Store) -> None:
     """At close a window has no labels; feedback on half its requests gives accuracy on
     that half with its interval and a labelled share of 0.5; the rest completes it."""

@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -20,14 +21,33 @@ from mlops_lab._ray import RuntimeStartError, start_failure
 from tests.conftest import lab_environment, run_python
 
 
+@contextlib.contextmanager
+def _listening_inside_a_free_block() -> Iterator[int]:
+    """A block of three free ports whose middle one this process listens on.
+
+    A port found free can be taken (by an outgoing connection of the session's lab) before
+    the test binds it: another block is tried then.
+    """
+    for _ in range(20):
+        port = free_port_block(3)
+        with socket.socket() as holder:
+            try:
+                holder.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            holder.listen()
+            yield port
+            return
+    raise AssertionError("no block of three free ports could be held")
+
+
 def test_a_port_in_use_is_named_before_ray_starts(tmp_path: Path) -> None:
     """A start on a port another process listens on says which port and how to pick another."""
-    port = free_port_block(3)
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port + 1))
-        holder.listen()
-        with pytest.raises(RuntimeStartError, match=f"{port + 1}.*MLOPS_LAB_RAY_PORT"):
-            mlops_lab.connect(home=str(tmp_path / ".mlops_lab"), ray_port=port)
+    with (
+        _listening_inside_a_free_block() as port,
+        pytest.raises(RuntimeStartError, match=f"{port + 1}.*MLOPS_LAB_RAY_PORT"),
+    ):
+        mlops_lab.connect(home=str(tmp_path / ".mlops_lab"), ray_port=port)
     assert not (tmp_path / ".mlops_lab" / "ray-start.log").exists()
 
 
@@ -41,7 +61,7 @@ def test_a_start_timed_out_by_a_busy_machine_says_so() -> None:
 
 
 def _hold_the_agent(ray_port: int, seconds: float, held: list[int]) -> None:
-    """Stop the dashboard agent of the head on ``ray_port`` for ``seconds``, as a busy machine would.
+    """Stop the dashboard agent of the head on ``ray_port`` for ``seconds``, as busy cores would.
 
     The raylet registers with its GCS only once that agent has written its ports, so ``ray
     start`` gives up after its fixed 30 s while the head's processes go on starting.
