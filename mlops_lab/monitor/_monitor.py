@@ -25,7 +25,12 @@ from mlops_lab.monitor._alerts import judge, open_alerts
 from mlops_lab.monitor._business import PYTHON, Function, business_metrics, split_metrics
 from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
-from mlops_lab.monitor._labels import label_metrics, labelled, windows_with_new_feedback
+from mlops_lab.monitor._labels import (
+    label_metrics,
+    labelled,
+    shadow_pairs,
+    windows_with_new_feedback,
+)
 from mlops_lab.monitor._online import OnlineDetector, online_detector
 from mlops_lab.monitor._outliers import OutlierDetector, detector_row, outlier_detector
 from mlops_lab.monitor._read import METRICS, monitoring
@@ -305,9 +310,8 @@ class Monitor:
     ) -> list[dict[str, Any]]:
         joined = labelled(self.store, window)
         tasks = {}
-        for model, version in (
-            joined[["model", "model_version"]].drop_duplicates().itertuples(index=False)
-        ):
+        served = joined[["model", "model_version"]].drop_duplicates().itertuples(index=False)
+        for model, version in [*served, *shadow_pairs(joined)]:
             try:
                 tasks[(str(model), int(version))] = self.reference(str(model), int(version)).task
             except MonitorError:

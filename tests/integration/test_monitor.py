@@ -54,9 +54,12 @@ def deploy(
 
 def serve(
     store: Store, model: Any, data: pd.DataFrame, *, endpoint: str = "churn", version: int = 1,
-    start: datetime = START,
+    start: datetime = START, shadow: dict[str, list[Any]] | None = None,
 ) -> list[str]:  # fmt: skip
-    """Log one served row per instance, as the router does; return the request ids."""
+    """Log one served row per instance, as the router does; return the request ids.
+
+    ``shadow`` holds each shadow arm's outputs, one per instance.
+    """
     predictions = model.predict(data).tolist()
     ids = [uuid.uuid4().hex for _ in range(len(data))]
     rows = [
@@ -65,6 +68,7 @@ def serve(
             "endpoint": endpoint, "model": "m", "model_version": version, "arm": "main",
             "propensity": 1.0, "policy": "split", "features": data.iloc[i].to_dict(),
             "prediction": json.dumps(predictions[i]), "latency_ms": 1.0, "status": 200,
+            "shadow": {arm: outputs[i] for arm, outputs in shadow.items()} if shadow else None,
         }
         for i in range(len(data))
     ]  # fmt: skip
@@ -279,6 +283,36 @@ def test_accuracy_expected_before_labels_covers_the_realised_accuracy(store: Sto
     (expected,) = [json.loads(d) for d in results(store, "expected_accuracy")["details"]]
     realised = results(store, "accuracy")["value"].iloc[-1]
     assert expected["low"] <= realised <= expected["high"]
+
+
+def test_a_shadow_gets_its_own_accuracy_from_the_same_labels(store: Store) -> None:
+    """A shadow version's logged outputs are joined to the truth: it gets its own accuracy
+    and labelled share, marked as a shadow's, and the requests it failed are left out and
+    counted."""
+    model = deploy(store)
+    data = frame(200, seed=44)
+    truth = labels(data, seed=45)
+    rival = LogisticRegression().fit(frame(2000, seed=1), labels(frame(2000, seed=1), seed=46))
+    Registry(store).register("m", rival, reference=frame(1000, seed=3))  # m@2
+    outputs: list[Any] = rival.predict(data).tolist()
+    outputs[:10] = [{"error": "ValueError: the shadow failed"}] * 10
+    ids = serve(store, model, data, shadow={"m@2": outputs})
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=200)
+    monitor.run()
+    give_feedback(store, ids[:150], truth[:150].tolist())
+    monitor.run()
+    latest = results(store, "accuracy").groupby("model_version").last()
+    shadow = json.loads(latest.loc[2, "details"])
+    expected = np.mean(np.array(outputs[10:150]) == truth[10:150])
+    assert latest.loc[2, "value"] == pytest.approx(expected)
+    assert shadow["role"] == "shadow"
+    assert (shadow["labelled"], shadow["rows"], shadow["shadow_errors"]) == (140, 200, 10)
+    served = json.loads(latest.loc[1, "details"])
+    assert "role" not in served
+    assert latest.loc[1, "value"] == pytest.approx(
+        np.mean(model.predict(data)[:150] == truth[:150])
+    )
 
 
 def test_a_regressor_gets_mae_and_rmse_with_intervals(store: Store) -> None:
