@@ -289,6 +289,8 @@ MONITOR = OptionGroup(
         Option("outlier_rate", 0.01, "the share of the reference the outlier detector "
                "flags, which sets its threshold",
                rule=Rule("be a number between 0 and 1", _share), flag=float),
+        Option("importance_rows", 20, "requests of each window explained with SHAP for the "
+               "features' mean |SHAP| (0: none)", rule=integer_at_least(0), flag=int),
         Option("confidence", 0.95, "the confidence of the intervals around accuracy and errors",
                rule=Rule("be a number between 0 and 1", _share), flag=float),
         Option("metrics", {}, "business metrics by name: a SQL aggregate over the window's "

@@ -159,16 +159,21 @@ def monitor(lab: mlops_lab.Lab, window: int = 300) -> None:
     standard deviations, six requests are far outside anything seen, and the truth (sent a
     window late) follows another pattern for a third of the customers. The monitor names
     the shifted feature and only it, flags the outliers, shows accuracy falling with its
-    interval, opens alerts, and one outlier is explained with SHAP and an anchor.
+    interval, opens alerts, and one outlier is explained with SHAP and an anchor. Each
+    window's features are ranked by their mean |SHAP|, and a shallower forest shadowing the
+    endpoint gets its own accuracy from the same labels.
     """
     from sklearn.ensemble import RandomForestClassifier
 
     tree = ["sklearn.tree._tree.Tree"]
     X, y = churn_traffic(2000, seed=1)
     model = RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0).fit(X, y)
+    shallow = RandomForestClassifier(n_estimators=20, max_depth=2, random_state=0).fit(X, y)
     reference, _ = churn_traffic(1000, seed=2)
     version = lab.registry.register("churn-live", model, reference=reference, trusted=tree)
+    rival = lab.registry.register("churn-live", shallow, reference=reference, trusted=tree)
     endpoint = lab.deploy("churn-live", version.ref, trusted=tree)
+    endpoint.shadow(rival.ref, trusted=tree)
     endpoint.monitor(window_rows=window, every=2.0,
                      alerts=["drift", "accuracy < reference", "outlier_rate > 0.03"])  # fmt: skip
     steady, steady_truth = churn_traffic(window, seed=3)
@@ -192,6 +197,14 @@ def monitor(lab: mlops_lab.Lab, window: int = 300) -> None:
     for row, guess in zip(accuracy.itertuples(), expected.itertuples(), strict=True):
         print(f"  {row.window_id}: accuracy {row.value:.3f} [{row.low:.3f}, {row.high:.3f}], "
               f"expected before labels {guess.value:.3f}")  # fmt: skip
+    shadowed = lab.monitoring("churn-live", "accuracy")
+    for row in shadowed[shadowed["model_version"] == rival.version].itertuples():
+        print(f"  {row.window_id}: shadow {rival.ref} accuracy {row.value:.3f} "
+              f"[{row.low:.3f}, {row.high:.3f}]")  # fmt: skip
+    for window_id, group in ours("importance").groupby("window_id", sort=False):
+        top = group.nlargest(3, "value")
+        print(f"  {window_id}: mean |SHAP| "
+              f"{[(r.feature, round(r.value, 3)) for r in top.itertuples()]}")  # fmt: skip
     print("Open alerts:")
     for alert in lab.alerts("churn-live", open_only=True).itertuples():
         print(f"  [{alert.severity}] {alert.message}")

@@ -139,7 +139,9 @@ def _transition(
         "rule": rule.text, "model_ref": ref, "model": model, "model_version": int(version),
         "window_id": result["window_id"], **verdict.details,
     }  # fmt: skip
-    message = f"{rule.text}: {verdict.message} in window {result['window_id']} of {ref}."
+    shadow = result["details"].get("role") == "shadow"
+    of = f"the shadow {ref}" if shadow else ref
+    message = f"{rule.text}: {verdict.message} in window {result['window_id']} of {of}."
     if current is None:
         if not verdict.fired:
             return []

@@ -9,6 +9,10 @@ The explanation is stored by (request id, method); asking again reads it from th
 Fitted explainers are kept in the process, one per model version and method, since fitting
 costs more than explaining.
 
+``importance`` is the global view the monitor computes for each window: the mean absolute
+SHAP value of each feature over a sample of the window's requests (each request's values
+for the class it was given), with the same explainers.
+
 Categories enter the explainers as their index in the background sample, and go back to
 their values before the model sees them.
 """
@@ -93,6 +97,21 @@ def explain(store: StoreClient, request_id: str, method: str = "shap") -> dict[s
         "model_version": request["model_version"], "explanation": explanation,
     }]})  # fmt: skip
     return dict(explanation)
+
+
+def importance(
+    store: StoreClient, endpoint: str, ref: str, rows: pd.DataFrame
+) -> tuple[str, dict[str, float]]:
+    """The mean |SHAP| of each feature over ``rows`` (features by name), and the explainer.
+
+    Raises:
+        MonitorError: the model version has no background sample.
+    """
+    explainer = _explainer(store, endpoint, ref, "shap")
+    rows = rows.reindex(columns=explainer.features)
+    values = _shap_values(explainer, rows)
+    return explainer.name, dict(zip(explainer.features, np.abs(values).mean(axis=0).tolist(),
+                                    strict=True))  # fmt: skip
 
 
 def _request(store: StoreClient, request_id: str) -> dict[str, Any]:
@@ -187,21 +206,41 @@ def _decoded(
 
 
 def _shap(explainer: _Explainer, row: pd.DataFrame) -> dict[str, Any]:
-    encoded = encode(row, explainer.categories)
-    data = row.to_numpy(dtype=float) if explainer.name == "TreeShap" else encoded
-    result = explainer.explainer.explain(data)
-    values = [np.asarray(v)[0] for v in result.shap_values]
+    result = _explained(explainer, row)
+    output = int(_outputs(explainer, row, len(result.shap_values))[0])
     expected = np.atleast_1d(np.asarray(result.expected_value, dtype=float))
-    output = 0
-    if len(values) > 1 and hasattr(explainer.model, "predict_proba"):
-        probabilities = np.asarray(explainer.model.predict_proba(model_rows(explainer.model, row)))
-        output = int(probabilities[0].argmax())
+    values = [np.asarray(v)[0] for v in result.shap_values]
     classes = getattr(explainer.model, "classes_", None)
     return {
         "output": None if classes is None else classes[output],
         "expected_value": float(expected[min(output, len(expected) - 1)]),
         "contributions": dict(zip(explainer.features, values[output].tolist(), strict=True)),
     }
+
+
+def _shap_values(explainer: _Explainer, rows: pd.DataFrame) -> np.ndarray:
+    """Each row's SHAP values (rows x features) for the output the model gave it."""
+    values = np.stack([np.asarray(v) for v in _explained(explainer, rows).shap_values])
+    outputs = _outputs(explainer, rows, len(values))
+    return values[outputs, np.arange(len(rows))]
+
+
+def _explained(explainer: _Explainer, rows: pd.DataFrame) -> Any:
+    encoded = encode(rows, explainer.categories)
+    data = rows.to_numpy(dtype=float) if explainer.name == "TreeShap" else encoded
+    return explainer.explainer.explain(data)
+
+
+def _outputs(explainer: _Explainer, rows: pd.DataFrame, outputs: int) -> np.ndarray:
+    """Which of the explainer's ``outputs`` each row's values are for.
+
+    Its predicted class when there is one output per class, else the only one.
+    """
+    model = explainer.model
+    if outputs == 1 or not hasattr(model, "predict_proba"):
+        return np.zeros(len(rows), dtype=int)
+    probabilities = np.asarray(model.predict_proba(model_rows(model, rows)))
+    return probabilities.argmax(axis=1)
 
 
 def _anchor(explainer: _Explainer, row: pd.DataFrame) -> dict[str, Any]:

@@ -10,6 +10,7 @@ leaves nothing behind, and the next one does the same work again with the same i
 
 from __future__ import annotations
 
+import hashlib
 import time as clock
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ from mlops_lab.monitor._alerts import judge, open_alerts
 from mlops_lab.monitor._business import PYTHON, Function, business_metrics, split_metrics
 from mlops_lab.monitor._checks import window_checks
 from mlops_lab.monitor._errors import MonitorError
+from mlops_lab.monitor._explain import importance
 from mlops_lab.monitor._labels import (
     label_metrics,
     labelled,
@@ -280,7 +282,30 @@ class Monitor:
             results += window_checks(subject, group, reference, settings, flags, time=when)
             if settings["online_ert"] is not None:
                 results += self._online_check(subject, group, reference, settings, when)
+            if settings["importance_rows"]:
+                results += self._importance(subject, group, reference, settings, when)
         return results
+
+    def _importance(
+        self, subject: Subject, rows: pd.DataFrame, reference: Reference,
+        settings: dict[str, Any], when: datetime,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Each feature's mean |SHAP| over a sample of the window's requests of a version."""
+        size = min(settings["importance_rows"], len(rows))
+        # The same window always draws the same sample.
+        seed = int.from_bytes(hashlib.sha256(subject.window.window_id.encode()).digest()[:4])
+        sample = rows.sample(n=size, random_state=seed).sort_values("seq")
+        try:
+            explainer, means = importance(self.store, self.endpoint, subject.ref,
+                                          features_frame(sample, reference.features))  # fmt: skip
+        except Exception as error:  # recorded; the other checks and the loop go on
+            return [error_row(subject, "importance", error, time=when)]
+        return [
+            result_row(subject, "importance", value, {"feature": feature, "rows": size,
+                                                      "explainer": explainer},
+                       time=when, key=feature)
+            for feature, value in means.items()
+        ]  # fmt: skip
 
     def _online_check(
         self, subject: Subject, rows: pd.DataFrame, reference: Reference,

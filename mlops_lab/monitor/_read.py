@@ -17,9 +17,9 @@ from mlops_lab.monitor._state import CONFIG_KEY, read_state
 from mlops_lab.store import StoreClient
 
 METRICS = (
-    "accuracy", "drift", "drifted_features", "error", "expected_accuracy", "labelled_share",
-    "mae", "multivariate_drift", "online_drift", "outlier_rate", "prediction_drift", "rmse",
-    "rows",
+    "accuracy", "drift", "drifted_features", "error", "expected_accuracy", "importance",
+    "labelled_share", "mae", "multivariate_drift", "online_drift", "outlier_rate",
+    "prediction_drift", "rmse", "rows",
 )  # fmt: skip
 
 _COLUMNS = [

@@ -313,6 +313,34 @@ def test_a_shadow_gets_its_own_accuracy_from_the_same_labels(store: Store) -> No
     assert latest.loc[1, "value"] == pytest.approx(
         np.mean(model.predict(data)[:150] == truth[:150])
     )
+    monitor.configure(window_rows=200, alerts=["accuracy > 0.2"])
+    give_feedback(store, ids[150:], truth[150:].tolist())
+    monitor.run()
+    messages = [m for m in alerts(store)["message"] if m.startswith("accuracy > 0.2")]
+    assert len(messages) == 2
+    assert any(m.endswith("of the shadow m@2.") for m in messages)
+    assert any(m.endswith("of m@1.") for m in messages)
+
+
+def test_each_window_gets_each_features_mean_absolute_shap_over_a_sample(store: Store) -> None:
+    """The monitor explains a sample of each window's requests: the features the model leans
+    on (x0, then x1) come first, the ones it ignores last; the explainer is named."""
+    model = deploy(store)
+    serve(store, model, frame(300, seed=47))
+    monitor = Monitor(store, "churn")
+    monitor.configure(window_rows=300, importance_rows=25, multivariate=False)
+    monitor.run()
+    found = results(store, "importance")
+    pairs = zip(found["details"], found["value"], strict=True)
+    means = {json.loads(d)["feature"]: v for d, v in pairs}
+    assert set(means) == set(FEATURES)
+    assert means["x0"] > means["x1"] > max(means["x2"], means["x3"])
+    details = json.loads(found["details"].iloc[0])
+    assert (details["rows"], details["explainer"]) == (25, "KernelShap")
+    monitor.configure(window_rows=300, importance_rows=0, multivariate=False)
+    serve(store, model, frame(300, seed=48), start=START + timedelta(hours=1))
+    monitor.run()
+    assert len(results(store, "importance")) == len(FEATURES)  # none for the second window
 
 
 def test_a_regressor_gets_mae_and_rmse_with_intervals(store: Store) -> None:
