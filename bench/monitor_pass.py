@@ -62,6 +62,8 @@ START = datetime(2026, 1, 1)
 BATCH = 50_000
 PROFIT = "avg(CASE WHEN truth IS NULL THEN NULL WHEN prediction = truth THEN 1 ELSE -1 END)"
 PEER = Path(__file__).parent / "results" / "evidently-venv"
+# Evidently 0.7.23 imports a pandas function that pandas 3 removed.
+PEER_REQUIREMENTS = ("evidently==0.7.23", "pandas<3", "pyarrow")
 TREE = ["sklearn.tree._tree.Tree"]
 # (log rows, window rows) per mode.
 SIZES = {"full": (1_000_000, 10_000), "quick": (1_000_000, 10_000), "smoke": (2_000, 200)}
@@ -222,19 +224,23 @@ print(time.perf_counter() - started)
 def _peer_seconds(reference: pd.DataFrame, current: pd.DataFrame) -> float:
     """Evidently's data-drift report on the same window, in its own virtual environment."""
     python = PEER / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "evidently", "pyarrow"],
+    marker = PEER / "requirements.txt"
+    if not marker.exists() or marker.read_text().split() != list(PEER_REQUIREMENTS):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS],
                        check=True)  # fmt: skip
+        marker.write_text("\n".join(PEER_REQUIREMENTS))
     with tempfile.TemporaryDirectory() as folder:
         paths = [Path(folder) / "reference.parquet", Path(folder) / "current.parquet"]
         reference.to_parquet(paths[0])
         current[reference.columns].to_parquet(paths[1])
-        runs = [
-            float(subprocess.run([str(python), "-c", _PEER_CODE, *map(str, paths)],
-                                 check=True, capture_output=True, text=True).stdout.split()[-1])
-            for _ in range(3)
-        ]  # fmt: skip
+        runs = []
+        for _ in range(3):
+            done = subprocess.run([str(python), "-c", _PEER_CODE, *map(str, paths)],
+                                  capture_output=True, text=True)  # fmt: skip
+            if done.returncode != 0:
+                raise SystemExit(f"Evidently's report failed:\n{done.stderr[-3000:]}")
+            runs.append(float(done.stdout.split()[-1]))
     return statistics.median(runs)
 
 
