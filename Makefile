@@ -17,6 +17,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m compileall -q -j 0 $(VENV)/lib
 	touch $(STAMP)
 
+# The kernel drift tests need PyTorch. A second environment holds it, so that no other test
+# imports it: it sees the main environment's packages and adds torch 2.13.0, whose CPU build
+# pip finds on this machine's disk (elsewhere pip would fetch a CUDA build of several GB).
+TORCH_VENV  = .venv-torch
+TORCH_STAMP = $(TORCH_VENV)/.installed
+
+$(TORCH_STAMP): $(STAMP)
+	test -x $(TORCH_VENV)/bin/python || $(PY) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -c "import glob, os, sysconfig; \
+		main = os.path.abspath(glob.glob('$(VENV)/lib/python*/site-packages')[0]); \
+		pth = os.path.join(sysconfig.get_path('purelib'), 'main-environment.pth'); \
+		open(pth, 'w').write(f'import site; site.addsitedir({main!r})\\n')"
+	$(TORCH_VENV)/bin/python -m pip install --quiet 'torch==2.13.0'
+	touch $(TORCH_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m mlops_lab.demo
 
@@ -51,7 +66,7 @@ browser:
 ui: $(STAMP) browser
 	$(PY) -m pytest tests/ui
 
-test: lint $(STAMP) browser
+test: lint $(STAMP) $(TORCH_STAMP) browser
 	$(PY) -m pytest tests
 
 lab: $(STAMP)
@@ -67,4 +82,4 @@ down: $(STAMP)
 	$(VENV)/bin/mlops-lab down
 
 clean:
-	rm -rf $(VENV) .mlops_lab .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TORCH_VENV) .mlops_lab .pytest_cache .ruff_cache

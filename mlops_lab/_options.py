@@ -255,6 +255,7 @@ BANDIT = OptionGroup(
 
 
 OUTLIER_DETECTORS = ("iforest", "mahalanobis", None)
+MULTIVARIATE_TESTS = ("classifier", "mmd", "lsdd")
 
 MONITOR = OptionGroup(
     "monitor()",
@@ -278,6 +279,10 @@ MONITOR = OptionGroup(
         Option("multivariate", True, "test the whole input at once too, with a classifier "
                "trained to tell the window from the reference (--no-multivariate: do not)",
                flag=bool),
+        Option("multivariate_test", "classifier", "classifier: a random forest told to tell "
+               "the window from the reference; mmd or lsdd: kernel two-sample tests (maximum "
+               "mean discrepancy, least-squares density difference), which need PyTorch "
+               "(pip install 'mlops-lab[torch]')", choices=MULTIVARIATE_TESTS),
         Option("online_ert", None, "also feed each request to online drift detectors whose "
                "false alarms come once in this many requests on average (None: none)",
                rule=integer_at_least(100, none=True), flag=int),

@@ -105,7 +105,9 @@ def _verdict(
                            {"detections": found})  # fmt: skip
         if rule.metric == "multivariate_drift":
             fired = bool(details.get("drifted"))
-            what = "a classifier tells the requests from the reference"
+            test = str(details.get("test", "classifier")).split(" (")[0]
+            by = "a classifier" if test == "classifier" else f"a {test} test"
+            what = f"{by} tells the requests from the reference"
         else:
             fired = value is not None and value <= settings["alpha"] and (
                 details.get("distance") or 0) >= settings["min_effect"]  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab.monitor._multivariate import classifier_drift
+from mlops_lab.monitor._multivariate import classifier_drift, kernel_drift
 from mlops_lab.monitor._reference import Reference
 from mlops_lab.monitor._results import Subject, error_row, result_row
 from mlops_lab.monitor._windows import features_frame, predictions
@@ -80,7 +80,11 @@ def _multivariate(
 ) -> Rows:  # fmt: skip
     if not settings["multivariate"] or len(frame) < 2:
         return []
-    details = classifier_drift(reference, frame, settings["alpha"])
+    test = settings["multivariate_test"]
+    if test == "classifier":
+        details = classifier_drift(reference, frame, settings["alpha"])
+    else:
+        details = kernel_drift(reference, frame, settings["alpha"], test)
     return [result_row(subject, "multivariate_drift", details["p_value"], details, time=time)]
 
 

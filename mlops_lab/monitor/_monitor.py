@@ -33,6 +33,7 @@ from mlops_lab.monitor._labels import (
     shadow_pairs,
     windows_with_new_feedback,
 )
+from mlops_lab.monitor._multivariate import torch_missing
 from mlops_lab.monitor._online import OnlineDetector, online_detector
 from mlops_lab.monitor._outliers import OutlierDetector, detector_row, outlier_detector
 from mlops_lab.monitor._read import METRICS, monitoring
@@ -139,6 +140,12 @@ class Monitor:
         """
         endpoint_trust(self.store, self.endpoint)  # refuses an endpoint never deployed
         settings = _resolved(options)
+        if settings["multivariate_test"] != "classifier" and torch_missing():
+            raise MonitorError(
+                f"multivariate_test={settings['multivariate_test']!r} needs PyTorch, which is "
+                "not installed. Install the torch extra (pip install 'mlops-lab[torch]'), or "
+                "keep multivariate_test='classifier', which needs only scikit-learn."
+            )
         sql, functions = split_metrics(self.store, self.endpoint, settings["metrics"], METRICS)
         settings["metrics"] = {**sql, **{name: {PYTHON: dotted_name(f)} for name, f in
                                          functions.items()}}  # fmt: skip
