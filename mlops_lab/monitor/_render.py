@@ -3,7 +3,8 @@
 One snapshot of an endpoint's results: a heatmap of the per-feature drift p-values (a row
 per window, a column per feature; drifted cells marked), the multivariate drift and outlier
 rate per window, accuracy per model version with its interval and labelled share beside
-the accuracy expected before labels, the business metrics, and the open alerts.
+the accuracy expected before labels, the business metrics, the features each model version
+leans on most in the latest window (mean |SHAP|), and the open alerts.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mlops_lab.monitor._read import alerts_frame, monitoring
+from mlops_lab.monitor._read import METRICS, alerts_frame, monitoring
 from mlops_lab.store import StoreClient
 
 _ESTIMATES = ("accuracy", "expected_accuracy", "mae", "rmse")
-_BUILT_IN = {
-    "accuracy", "drift", "drifted_features", "error", "expected_accuracy", "labelled_share",
-    "mae", "multivariate_drift", "online_drift", "outlier_rate", "prediction_drift", "rmse",
-    "rows",
-}  # fmt: skip
+# Features shown per model version by mean |SHAP|.
+_TOP_FEATURES = 5
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,7 @@ def render_html(shot: Snapshot) -> str:
         _heatmap(shot.results),
         _per_window(shot.results),
         _estimates(shot.results),
+        _importance_html(shot.results),
         _alerts_html(shot.alerts),
         "</div>",
     ]
@@ -80,6 +79,9 @@ def render_text(shot: Snapshot) -> str:
     for row in shot.results[shot.results["metric"].isin(_ESTIMATES)].itertuples():
         lines.append(f"  {row.window_id} {row.model}@{row.model_version}: {row.metric} "
                      f"{_number(row.value)} [{_number(row.low)}, {_number(row.high)}]")  # fmt: skip
+    for (model, version), top in _importance(shot.results).items():
+        ranked = ", ".join(f"{feature} {_number(value)}" for feature, value in top)
+        lines.append(f"  {model}@{version} leans on (mean |SHAP|): {ranked}")
     lines.append(f"Open alerts: {len(shot.alerts)}")
     lines += [f"  [{a.severity}] {a.message}" for a in shot.alerts.itertuples()]
     return "\n".join(lines)
@@ -133,7 +135,7 @@ def _per_window(results: pd.DataFrame) -> str:
 
 
 def _estimates(results: pd.DataFrame) -> str:
-    business = sorted(set(results["metric"]) - _BUILT_IN)
+    business = sorted(set(results["metric"]) - set(METRICS))
     rows = results[results["metric"].isin((*_ESTIMATES, *business))]
     if rows.empty:
         return ""
@@ -153,6 +155,31 @@ def _estimates(results: pd.DataFrame) -> str:
     return ("<p><b>Accuracy, errors and business metrics</b> (with their intervals)</p>"
             "<table><thead><tr><th>window</th><th>model</th><th>metric</th><th>value</th><th>labels</th></tr>"
             f"</thead><tbody>{''.join(body)}</tbody></table>")  # fmt: skip
+
+
+def _importance(results: pd.DataFrame) -> dict[tuple[str, int], list[tuple[str, float]]]:
+    """Per model version, its top features by mean |SHAP| in its latest window."""
+    rows = results[results["metric"] == "importance"]
+    found = {}
+    for (model, version), group in rows.groupby(["model", "model_version"], sort=True):
+        latest = group[group["window_start"] == group["window_start"].max()]
+        top = latest.nlargest(_TOP_FEATURES, "value")
+        found[(str(model), int(version))] = list(zip(top["feature"], top["value"], strict=True))
+    return found
+
+
+def _importance_html(results: pd.DataFrame) -> str:
+    ranked = _importance(results)
+    if not ranked:
+        return ""
+    body = "".join(
+        f"<tr><td>{html.escape(f'{model}@{version}')}</td><td>"
+        + ", ".join(f"{html.escape(str(feature))} {_number(value)}" for feature, value in top)
+        + "</td></tr>"
+        for (model, version), top in ranked.items()
+    )  # fmt: skip
+    return ("<p><b>Features each model leans on</b> (mean |SHAP|, latest window)</p>"
+            f"<table><tbody>{body}</tbody></table>")  # fmt: skip
 
 
 def _alerts_html(alerts: pd.DataFrame) -> str:

@@ -639,7 +639,8 @@ def test_online_detectors_find_a_shift_soon_and_keep_their_state_across_a_restar
 
 def test_the_view_shows_the_heatmap_the_interval_and_the_open_alert(store: Store) -> None:
     """The HTML view has a heatmap row per window with the drifted feature marked, accuracy
-    with its interval, and the open alert; the text view says the same in words."""
+    with its interval, the features the model leans on, and the open alert; the text view
+    says the same in words."""
     from mlops_lab.ui import MonitorView
 
     model = deploy(store)
@@ -657,8 +658,11 @@ def test_the_view_shows_the_heatmap_the_interval_and_the_open_alert(store: Store
     assert "&#9679;" in page  # x2's cell in the second window
     assert "mlops-estimate" in page and "[" in page
     assert "drift: features [&#x27;x2&#x27;" in page  # the message, escaped
+    assert "Features each model leans on" in page
+    assert "<td>importance</td>" not in page  # not among the business metrics
     text = repr(view)
     assert "drifted x2" in text and "Open alerts: 1" in text
+    assert "m@1 leans on (mean |SHAP|): x0 " in text  # the feature the model weighs most
 
 
 def test_the_view_escapes_what_it_shows() -> None:
