@@ -32,7 +32,7 @@ import pandas as pd
 from mlops_lab._json import strict_json
 from mlops_lab.errors import parameter_error
 from mlops_lab.monitor._errors import MonitorError
-from mlops_lab.monitor._outliers import encode
+from mlops_lab.monitor._outliers import category_codes, encode
 from mlops_lab.monitor._reference import endpoint_trust, feature_kinds
 from mlops_lab.monitor._state import now
 from mlops_lab.registry import Registry, RegistryError
@@ -162,8 +162,7 @@ def _fit(method: str, model: Any, background: pd.DataFrame, kinds: dict[str, str
     from alibi.explainers import AnchorTabular, KernelShap, TreeShap
 
     features = list(background.columns)
-    categories = {name: sorted(background[name].dropna().unique().tolist(), key=repr)
-                  for name, kind in kinds.items() if kind == "categorical"}  # fmt: skip
+    categories = category_codes(background, kinds)
     encoded = encode(background, categories)
     predict = _decoded(model, features, categories, _output(model))
     names = {features.index(name): [str(v) for v in values] for name, values in categories.items()}

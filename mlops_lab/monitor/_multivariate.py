@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_lab.monitor._outliers import encode
+from mlops_lab.monitor._outliers import category_codes, encode
 from mlops_lab.monitor._reference import Reference
 
 _SEED = 0
@@ -38,10 +38,7 @@ _PERMUTATIONS = 100
 
 def classifier_drift(reference: Reference, window: pd.DataFrame, alpha: float) -> dict[str, Any]:
     """The classifier test of ``window`` against the reference: p-value, distance, verdict."""
-    categories = {
-        name: sorted(reference.frame[name].dropna().unique().tolist(), key=repr)
-        for name, kind in reference.kinds.items() if kind == "categorical"
-    }  # fmt: skip
+    categories = category_codes(reference.frame, reference.kinds)
     detector = _classifier_drift_class()(
         encode(reference.frame, categories),
         model=_forest(),
@@ -64,10 +61,7 @@ def kernel_drift(
     reference: Reference, window: pd.DataFrame, alpha: float, test: str
 ) -> dict[str, Any]:
     """The kernel test ``test`` ("mmd" or "lsdd") of ``window`` against the reference."""
-    categories = {
-        name: sorted(reference.frame[name].dropna().unique().tolist(), key=repr)
-        for name, kind in reference.kinds.items() if kind == "categorical"
-    }  # fmt: skip
+    categories = category_codes(reference.frame, reference.kinds)
     x_ref = encode(reference.frame, categories)
     x = encode(window, categories)
     scale = x_ref.std(axis=0)

@@ -134,12 +134,17 @@ def encode(frame: pd.DataFrame, categories: dict[str, list[Any]]) -> np.ndarray:
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
 
-def _fit(reference: Reference, name: str, rate: float) -> OutlierDetector:
-    categories = {
-        feature: sorted(reference.frame[feature].dropna().unique().tolist(), key=repr)
-        for feature, kind in reference.kinds.items()
+def category_codes(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
+    """Each categorical feature's values in ``frame``, in the order :func:`encode` codes them."""
+    return {
+        name: sorted(frame[name].dropna().unique().tolist(), key=repr)
+        for name, kind in kinds.items()
         if kind == "categorical"
     }
+
+
+def _fit(reference: Reference, name: str, rate: float) -> OutlierDetector:
+    categories = category_codes(reference.frame, reference.kinds)
     encoded = encode(reference.frame, categories)
     if name == "iforest":
         detector = _detector_class("IForest")(threshold=0.0, n_estimators=100)
