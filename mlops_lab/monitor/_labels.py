@@ -30,6 +30,8 @@ from mlops_lab.store import StoreClient
 Rows = list[dict[str, Any]]
 # A prediction and its truth, as JSON values.
 Pair = tuple[Any, Any]
+# A shadow version's pairs, the requests it saw and the ones it failed on.
+ShadowPairs = tuple[list[Pair], int, int]
 
 
 def labelled(store: StoreClient, window: Window) -> pd.DataFrame:
@@ -60,8 +62,9 @@ def windows_with_new_feedback(store: StoreClient, endpoint: str, after: int) -> 
 
 
 def label_metrics(
-    window: Window, joined: pd.DataFrame, tasks: Mapping[tuple[str, int], str],
-    settings: Mapping[str, Any], *, time: datetime, seen: int,
+    window: Window, joined: pd.DataFrame, shadows: Mapping[tuple[str, int], ShadowPairs],
+    tasks: Mapping[tuple[str, int], str], settings: Mapping[str, Any], *, time: datetime,
+    seen: int,
 ) -> Rows:  # fmt: skip
     """Accuracy (classifiers) or MAE and RMSE (regressors) of each model version.
 
@@ -71,6 +74,7 @@ def label_metrics(
     Args:
         window: The closed window.
         joined: :func:`labelled` rows of the window.
+        shadows: :func:`shadow_pairs` of ``joined``.
         tasks: Each model version's task.
         settings: The monitor's options (``confidence``).
         time: When the metrics are computed.
@@ -90,7 +94,7 @@ def label_metrics(
             result_row(subject, metric, value, details, time=time, key=str(seen))
             for metric, (value, details) in measured.items()
         ]
-    for (model, version), (pairs, seen_rows, failed) in sorted(shadow_pairs(joined).items()):
+    for (model, version), (pairs, seen_rows, failed) in sorted(shadows.items()):
         subject = Subject(window, model, version)
         task = tasks.get((model, version), "classification")
         extra = {"role": "shadow", "shadow_errors": failed}
@@ -102,9 +106,9 @@ def label_metrics(
     return rows
 
 
-def shadow_pairs(joined: pd.DataFrame) -> dict[tuple[str, int], tuple[list[Pair], int, int]]:
+def shadow_pairs(joined: pd.DataFrame) -> dict[tuple[str, int], ShadowPairs]:
     """Per shadow version: its (output, truth) pairs, the requests it saw, the ones it failed."""
-    found: dict[tuple[str, int], tuple[list[Pair], int, int]] = {}
+    found: dict[tuple[str, int], ShadowPairs] = {}
     for shadow, truth in zip(joined["shadow"], joined["truth"], strict=True):
         outputs = json.loads(shadow) if isinstance(shadow, str) else shadow
         for ref, output in (outputs or {}).items():

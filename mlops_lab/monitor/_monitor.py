@@ -189,17 +189,18 @@ class Monitor:
             scored=scored_to, feedback=max(cursor.feedback, feedback_to),
             windows=cursor.windows + len(windows),
         )  # fmt: skip
-        online = [state_row(self.endpoint, f"online:{model}@{version}", {"ert": d.ert}, d.state())
-                  for (model, version), d in self._online.items() if d.fed]  # fmt: skip
-        online += [detector_row(self.endpoint, self.reference(*key), d, settings["outlier_rate"])
-                   for key, d in self._detectors.items() if d.moved]  # fmt: skip
+        # The state the pass moved: online drift detectors fed, an online outlier detector.
+        moved = [state_row(self.endpoint, f"online:{model}@{version}", {"ert": d.ert}, d.state())
+                 for (model, version), d in self._online.items() if d.fed]  # fmt: skip
+        moved += [detector_row(self.endpoint, self.reference(*key), d, settings["outlier_rate"])
+                  for key, d in self._detectors.items() if d.moved]  # fmt: skip
         try:
             self.store.write({
                 "monitor_windows": [w.record(when) for w in windows],
                 "monitor_results": results,
                 "outlier_scores": scores,
                 "alerts": alerts,
-                "monitor_state": [cursor_row(self.endpoint, cursor), *online],
+                "monitor_state": [cursor_row(self.endpoint, cursor), *moved],
             })  # fmt: skip
         except BaseException:
             # The online detectors moved past windows the store does not have: reload them.
@@ -342,13 +343,14 @@ class Monitor:
     ) -> list[dict[str, Any]]:
         joined = labelled(self.store, window)
         tasks = {}
+        shadows = shadow_pairs(joined)
         served = joined[["model", "model_version"]].drop_duplicates().itertuples(index=False)
-        for model, version in [*served, *shadow_pairs(joined)]:
+        for model, version in [*served, *shadows]:
             try:
                 tasks[(str(model), int(version))] = self.reference(str(model), int(version)).task
             except MonitorError:
                 continue
-        rows = label_metrics(window, joined, tasks, settings, time=when, seen=seen)
+        rows = label_metrics(window, joined, shadows, tasks, settings, time=when, seen=seen)
         declared = settings["metrics"]
         sql = {name: metric for name, metric in declared.items() if isinstance(metric, str)}
         functions = {name: self.functions.get(name) for name in declared if name not in sql}
