@@ -96,7 +96,7 @@ def _through_the_lab(first: pa.Table, batches: list[pa.Table]) -> tuple[float, i
         lab.store.append("requests", first)
         first_s = time.perf_counter() - start
         start = time.perf_counter()
-        lab.warm.wait(timeout=300)
+        lab.wait_started(timeout=300)
         settle_s = time.perf_counter() - start
         start = time.perf_counter()
         for batch in batches:

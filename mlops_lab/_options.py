@@ -233,6 +233,8 @@ DEPLOY = OptionGroup(
         Option("trusted", (), "types the model's artifact is trusted with", flag=list,
                metavar="TYPE"),
         Option("allow_pickle", False, "load a pickle artifact", flag=None),
+        Option("isolated", False, "serve from processes of the endpoint's own, as an endpoint "
+               "with more than one replica or reserved CPUs always is", flag=None),
     ),
 )  # fmt: skip
 

@@ -14,12 +14,15 @@ version, a driver that initialised Ray itself), the pool stays empty and trials 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from mlops_lab import _starting
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ ENV = "MLOPS_LAB_WARM"
 KV_PREFIX = "mlops_lab/warm/"
 # An idle worker is kept this long (or until a trial takes it) before Ray may reclaim it.
 KEEP_ALIVE_S = 6 * 3600
+# Workers started ahead for Serve's processes are for the lab's start only.
+_COLD_KEEP_ALIVE_S = 120
 
 # What a trial imports before its first fit: besides the trial code, what Ray imports on a
 # worker's first deserialization (its pydantic serializers) and what Tune's Trainable imports
@@ -123,7 +128,7 @@ class WarmPool:
             return
         _forget_announced()
         try:
-            _prestart(self.size)
+            _prestart(self.size, trial_runtime_env())
         except Exception as exc:  # the raylet's API is internal to Ray: trials start cold
             log.warning("Trial workers could not be started ahead (%s); trials start cold.", exc)
             self._requested = 0
@@ -138,6 +143,9 @@ class WarmPool:
         been up for a while, and for tests.
         """
         deadline = time.monotonic() + timeout
+        # A lab asks for its first workers once the rest has started (runtime.py).
+        with contextlib.suppress(_starting.StartError):
+            _starting.wait_for(None, timeout)
         while time.monotonic() < deadline:
             workers = self.ready()
             if sum(w.imported for w in workers) >= self._requested:
@@ -195,7 +203,20 @@ def _job_runs_setup() -> bool:
     return ray.is_initialized() and _job_env().get("worker_process_setup_hook") == HOOK
 
 
-def _prestart(count: int) -> None:
+def prestart_cold(count: int) -> None:
+    """Ask the local raylet for ``count`` idle workers with :func:`cold_runtime_env`.
+
+    Serve's controller starts its proxy, and a deploy its replica, one after the other, and
+    each would wait seconds for a new process: started ahead with the lab, these are ready
+    when asked for. Unused ones end after two minutes. Best effort, as the trial workers.
+    """
+    try:
+        _prestart(count, cold_runtime_env()["env_vars"], keep_alive_s=_COLD_KEEP_ALIVE_S)
+    except Exception as exc:  # the raylet's API is internal to Ray: Serve starts them cold
+        log.warning("Workers for Serve could not be started ahead (%s).", exc)
+
+
+def _prestart(count: int, env_vars: dict[str, str], keep_alive_s: int = KEEP_ALIVE_S) -> None:
     import ray
     from ray._private.grpc_utils import init_grpc_channel
     from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
@@ -209,12 +230,12 @@ def _prestart(count: int) -> None:
     node_id = ray.get_runtime_context().get_node_id()
     node = next(n for n in ray.nodes() if n["NodeID"] == node_id)
     channel = init_grpc_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}")
-    serialized = merged_runtime_env(_job_env(), trial_runtime_env())
+    serialized = merged_runtime_env(_job_env(), env_vars)
     request = messages.PrestartWorkersRequest(
         language=common.PYTHON,
         job_id=ray._private.worker.global_worker.current_job_id.binary(),
         runtime_env_info=runtime_env.RuntimeEnvInfo(serialized_runtime_env=serialized),
-        keep_alive_duration_secs=KEEP_ALIVE_S,
+        keep_alive_duration_secs=keep_alive_s,
         num_workers=count,
     )
     try:

@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _up(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     lab = connect(serve_port=args.serve_port, num_cpus=args.num_cpus, **overrides)
+    lab.wait_started()  # `up` returns a lab that serves
     print(lab.status())
     lab.disconnect()
     return 0

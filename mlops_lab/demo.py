@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from typing import Any
 
 import pandas as pd
@@ -100,8 +101,10 @@ def deploy(lab: mlops_lab.Lab, rounds: int = 40, batch: int = 25) -> mlops_lab.E
     data = churn_frame().dropna()
     X, y = data.drop(columns="churned"), data["churned"]
     baseline = lab.registry.register("churn-baseline", DummyClassifier().fit(X, y), reference=X)
+    began = time.perf_counter()
     endpoint = lab.deploy("churn", "churn@champion", trusted=["sklearn.tree._tree.Tree"])
-    print(f"Deployed churn@champion at {endpoint.url}")
+    print(f"Deployed churn@champion at {endpoint.url} in {time.perf_counter() - began:.1f} s")
+    print(f"  (started with the lab in the background: {lab.status().started})")
     endpoint.canary("churn@challenger", steps=[0.1, 0.5, 1.0]).advance()
     print(f"Canary, second step: {endpoint!r}")
     endpoint.rollback().shadow(baseline.ref)
@@ -253,7 +256,10 @@ def simulate_routing(requests: int = 3000, seed: int = 0) -> pd.DataFrame:
 def main() -> int:
     """Run the demo; return the exit code."""
     print("Starting (or attaching to) the lab runtime ...", flush=True)
+    began = time.perf_counter()
     lab = mlops_lab.connect()
+    print(f"Ready in {time.perf_counter() - began:.1f} s; starting in the background: "
+          f"{lab.status().started}", flush=True)  # fmt: skip
     try:
         train(lab)
         log_requests(lab)

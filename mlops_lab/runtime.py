@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import ray
-from ray import serve
-from sklearn.base import BaseEstimator
 
-from mlops_lab import _ray
-from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env
+from mlops_lab import _ray, _starting
+from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env, prestart_cold
 from mlops_lab.config import Settings, load_settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
 from mlops_lab.registry import Registry
-from mlops_lab.serve._deploy import endpoint_config, list_endpoints
-from mlops_lab.serve._endpoint import Endpoint, deploy
 from mlops_lab.store._actor import ActorStore, find_store_actor, start_store_actor
 from mlops_lab.store._store import Params
-from mlops_lab.train import TuneRun, run_tune
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.base import BaseEstimator
+
+    from mlops_lab.serve import Endpoint
+    from mlops_lab.train import TuneRun
+
+# What serving and tuning need (Ray Serve, Tune, scikit-learn: seconds of imports) loads on
+# first use, or in the thread that starts Serve: connect() returns without waiting for it.
 
 _current: Lab | None = None
 
@@ -54,6 +59,8 @@ class LabStatus:
     endpoints: list[str] = field(default_factory=list)
     #: Rows the store refused as bad data, kept with the reason in its ``dead_letters`` table.
     dead_letters: int = 0
+    #: What this process started in the background, and how far it is.
+    started: str = ""
 
     def __str__(self) -> str:
         rows = ", ".join(f"{name} {count}" for name, count in self.rows.items() if count)
@@ -65,6 +72,8 @@ class LabStatus:
             f"  serve:     {self.serve_url}",
             f"  endpoints: {', '.join(self.endpoints) or 'none yet'}",
         ]
+        if self.started:
+            lines.append(f"  started:   {self.started}")
         if self.dead_letters:
             lines.append(f"  dead letters: {self.dead_letters} {_DEAD_LETTERS_HINT}")
         return "\n".join(lines)
@@ -83,6 +92,7 @@ class LabStatus:
                 ("serve", self.serve_url),
                 ("endpoints", ", ".join(self.endpoints) or "none yet"),
                 ("dead letters", f"{self.dead_letters} {_DEAD_LETTERS_HINT}"),
+                ("started", self.started or "nothing in the background"),
             )
         )
         return f"<table>{cells}</table>"
@@ -105,6 +115,7 @@ class Lab:
         self.registry = Registry(self.store)
         #: Trial workers started ahead of the next search (see ``warm_workers``).
         self.warm = WarmPool(settings.warm_workers)
+        self._starting: _starting.Starting | None = None
 
     def __repr__(self) -> str:
         return f"<Lab {self._runtime_kind()} at {self._address}, store {self.settings.store_path}>"
@@ -161,6 +172,8 @@ class Lab:
             ...                dataset="iris", metric="accuracy")
             >>> run.best().params
         """
+        from mlops_lab.train import run_tune
+
         return run_tune(
             self.store, self.datasets, self.settings.home.absolute() / "tune", self.warm,
             estimator, param_space, **options,
@@ -176,7 +189,9 @@ class Lab:
             model: A model reference: "name@champion", "name@3" or "name" (latest).
             **options: ``replicas`` (router replicas, 1), ``replica_cpus`` (CPUs reserved
                 per replica, 0), ``trusted`` (types the artifact is trusted with),
-                ``allow_pickle`` (load a pickle artifact).
+                ``allow_pickle`` (load a pickle artifact), ``isolated`` (processes of the
+                endpoint's own, False: the endpoint is served by the lab's shared router,
+                which a deploy only reconfigures).
 
         Raises:
             EndpointError: a wrong name, an unknown model or an artifact needing trust.
@@ -186,6 +201,8 @@ class Lab:
             >>> ep.url
             'http://127.0.0.1:8000/iris'
         """
+        from mlops_lab.serve._endpoint import deploy
+
         return deploy(
             endpoint, model, store=self.store, registry=self.registry, settings=self.settings,
             **options,
@@ -200,11 +217,16 @@ class Lab:
         Example:
             >>> lab.endpoint("iris").canary("iris@4", steps=[0.1, 0.5, 1.0])
         """
+        from mlops_lab.serve._deploy import endpoint_config
+        from mlops_lab.serve._endpoint import Endpoint
+
         endpoint_config(self.store, name)
         return Endpoint(name, self.store, self.registry, self.settings)
 
     def endpoints(self) -> pd.DataFrame:
         """The running endpoints and how each routes its traffic."""
+        from mlops_lab.serve._deploy import list_endpoints
+
         return list_endpoints(self.store)
 
     def monitoring(self, endpoint: str, metric: str | None = None) -> pd.DataFrame:
@@ -302,10 +324,30 @@ class Lab:
             rows=rows,
             endpoints=endpoints.column("endpoint").to_pylist(),
             dead_letters=rows.get("dead_letters", 0),
+            started=self._starting.describe() if self._starting else "",
         )
 
+    def wait_started(self, timeout: float = _starting.WAIT_S) -> None:
+        """Wait until what the lab starts in the background is up.
+
+        That is Serve, the v2 gateway and the trial workers started ahead. Nothing needs
+        this: a deploy waits for Serve by itself. It is for measuring a lab that has
+        finished starting, and for scripts that want to fail early.
+
+        Raises:
+            StartError: something failed to start, or is not up after ``timeout`` seconds.
+        """
+        if self._starting is not None:
+            self._starting.wait(timeout=timeout)
+        self.warm.wait(timeout=timeout)
+
     def disconnect(self) -> None:
-        """Detach this process; the runtime and everything in it keep running."""
+        """Detach this process; the runtime and everything in it keep running.
+
+        What this process was starting in the background (Serve, the gateway) is let
+        finish first, so that the runtime is left whole.
+        """
+        self._let_start_finish()
         ray.shutdown()
 
     def shutdown(self) -> None:
@@ -314,6 +356,9 @@ class Lab:
         On a cluster named by ``MLOPS_LAB_RAY_ADDRESS`` the cluster itself keeps running.
         Every acknowledged write is already committed to the DuckDB file.
         """
+        from ray import serve
+
+        self._let_start_finish()
         serve.shutdown()
         handle = find_store_actor(self.settings.namespace)
         if handle is not None:
@@ -322,6 +367,11 @@ class Lab:
         ray.shutdown()
         if self._head is not None:
             _ray.stop_head(self._head, self.settings)
+
+    def _let_start_finish(self) -> None:
+        if self._starting is not None:
+            with contextlib.suppress(_starting.StartError):
+                self._starting.wait(timeout=_starting.WAIT_S)
 
     def _runtime_kind(self) -> str:
         return "local" if self._head is not None else "cluster"
@@ -364,9 +414,12 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
             # New workers of this job import the trial code as they start (see _warm).
             runtime_env=job_runtime_env(),
         )
+    if not _serve_running():
+        # The store, Serve's controller and proxy and the shared router each need a process,
+        # and each would wait for its start in turn: these start at once instead.
+        prestart_cold(4)
     lab = Lab(resolved, head, address)
-    _start_serve(resolved)
-    lab.warm.refill()
+    _start_in_background(lab)
     global _current
     _current = lab
     return lab
@@ -403,10 +456,45 @@ def _check_same_cluster(address: str) -> None:
         )
 
 
-def _start_serve(settings: Settings) -> None:
+def _start_in_background(lab: Lab) -> None:
+    """Start Serve, the shared router and the trial workers ahead beside the user's work.
+
+    Nothing that registers data, tunes or queries needs them; a deploy waits for what it
+    needs (see ``_starting``). In a notebook, a status line shows how far they are. The
+    trial workers come last: on a small machine they would take the cores from Serve.
+    """
+    settings = lab.settings
+
+    def shared_then_workers() -> None:
+        from mlops_lab.serve._shared import start_shared
+
+        start_shared(settings)
+        lab.warm.refill()
+
+    from mlops_lab.ui._starting import StartLine, in_notebook
+
+    show = StartLine() if in_notebook() else None
+    lab._starting = _starting.begin(
+        [
+            (_starting.SERVE, lambda: _start_serve(settings)),
+            (_starting.SHARED, shared_then_workers),
+        ],
+        on_change=show,
+    )
+
+
+def _serve_running() -> bool:
     try:
         ray.get_actor("SERVE_CONTROLLER_ACTOR", namespace="serve")
     except ValueError:
+        return False
+    return True
+
+
+def _start_serve(settings: Settings) -> None:
+    if not _serve_running():
+        from ray import serve
+
         serve.start(
             http_options={"host": settings.serve_host, "port": settings.serve_port},
             controller_options={"runtime_env": cold_runtime_env()},

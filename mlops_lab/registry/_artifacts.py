@@ -12,9 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import skops.io as sio
-from skops.io import exceptions as skops_exceptions
-
 from mlops_lab.registry._errors import RegistryError, UntrustedArtifactError
 
 Suggest = Callable[[str], str]
@@ -52,6 +49,7 @@ def serialise(
         UntrustedArtifactError: The artifact holds types not in ``trusted``.
         RegistryError: Neither skops nor (if allowed) pickle can serialise the model.
     """
+    sio = _skops()
     try:
         data = sio.dumps(model)
         untrusted = tuple(sio.get_untrusted_types(data=data))
@@ -88,6 +86,7 @@ def deserialise(
             f"The artifact's flavor {artifact.flavor!r} is unknown; this mlops-lab reads "
             f"{SKOPS!r} and {PICKLE!r}. Upgrade mlops-lab to read it."
         )
+    sio = _skops()
     try:
         untrusted = tuple(sio.get_untrusted_types(data=artifact.data))
     except Exception as exc:
@@ -109,7 +108,9 @@ def check_trusted(
     """
     missing = sorted(set(untrusted) - set(trusted))
     if missing:
-        reasons = getattr(skops_exceptions, "UNTRUSTED_TYPE_REASONS", {})
+        from skops.io import exceptions
+
+        reasons = getattr(exceptions, "UNTRUSTED_TYPE_REASONS", {})
         notes = "".join(f"\n- {reasons[name]}" for name in missing if name in reasons)
         raise UntrustedArtifactError(
             f"{subject} holds types that skops does not trust by default: {missing}. "
@@ -118,6 +119,17 @@ def check_trusted(
             f"{suggest(f'trusted={sorted(untrusted)!r}')}{notes}"
         )
     return [name for name in untrusted if name in trusted]
+
+
+def _skops() -> Any:
+    """skops.io, imported on first use.
+
+    Its import takes seconds (its type checks load jsonschema), and a lab that only
+    connects needs none of it.
+    """
+    import skops.io
+
+    return skops.io
 
 
 def _pickle_instead(

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from ray import serve
 
+from mlops_lab import _starting
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
@@ -29,9 +30,10 @@ from mlops_lab.routing import PolicyError
 from mlops_lab.routing import _rollout as rollout
 from mlops_lab.routing._rollout import Routes
 from mlops_lab.serve._errors import EndpointError
-from mlops_lab.serve._gateway import code_version, run_gateway
+from mlops_lab.serve._gateway import code_version
 from mlops_lab.serve._http import token_digest
 from mlops_lab.serve._router import Router
+from mlops_lab.serve._shared import run_shared
 from mlops_lab.store import StoreClient
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
@@ -40,10 +42,13 @@ _NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 def start_endpoint(
     name: str, model: str, *, store: StoreClient, registry: Registry, settings: Settings,
     replicas: int, replica_cpus: float, trusted: Sequence[str], allow_pickle: bool,
+    isolated: bool,
 ) -> None:  # fmt: skip
     """Serve ``model`` at ``/<name>``; on a running endpoint, route all traffic to it.
 
-    The shadows and the trust of a running endpoint are kept; trust only grows.
+    The shadows and the trust of a running endpoint are kept; trust only grows. The endpoint
+    is served by the lab's shared application unless it is ``isolated`` or has more than one
+    replica or reserved CPUs (see ``_shared.py``).
     """
     _check_name(name)
     arm = resolve_model(registry, model)
@@ -65,6 +70,7 @@ def start_endpoint(
         "log": True,
         "replicas": replicas,
         "replica_cpus": float(replica_cpus),
+        "isolated": bool(isolated) or replicas != 1 or replica_cpus > 0,
     }
     _check_same_inputs(registry, routes.models)
     run_endpoint(name, config, settings)
@@ -107,10 +113,14 @@ def change_routes(
     _record(store, name, "running", config, kind)
 
 
-def stop_endpoint(name: str, store: StoreClient) -> None:
+def stop_endpoint(name: str, store: StoreClient, settings: Settings) -> None:
     """Stop serving ``name``; its logged requests and feedback stay in the store."""
     config = endpoint_config(store, name)  # refuses an endpoint that does not run
-    delete_router(name)
+    if is_isolated(config):
+        delete_router(name)
+    else:
+        _starting.wait_for(_starting.SHARED)
+        run_shared(settings, endpoint=name)
     _record(store, name, "deleted", config, "undeploy")
 
 
@@ -159,13 +169,34 @@ def _current(store: StoreClient, name: str) -> dict[str, Any] | None:
 
 
 def run_endpoint(name: str, config: dict[str, Any], settings: Settings) -> None:
-    """Run ``name``'s router with ``config`` and the token digest of ``settings``."""
-    served = {key: config[key] for key in ("routes", "trust", "limits", "log")}
-    run_router(
-        name, {**served, "auth": token_digest(settings.auth_token)}, namespace=settings.namespace,
-        spill_dir=settings.home.absolute() / "spill", replicas=config["replicas"],
-        replica_cpus=config["replica_cpus"],
-    )  # fmt: skip
+    """Serve ``name`` with ``config`` and the token digest of ``settings``.
+
+    A shared endpoint is a change of the shared application's configuration; an isolated
+    one runs its own application. Either way the gateway's own paths then ask for this
+    token, and an endpoint that moved is served by the new place before the old one stops.
+    """
+    auth = token_digest(settings.auth_token)
+    served = {key: config[key] for key in ("routes", "trust", "limits", "log")} | {"auth": auth}
+    _starting.wait_for(_starting.SERVE)
+    if is_isolated(config):
+        run_router(
+            name, served, namespace=settings.namespace,
+            spill_dir=settings.home.absolute() / "spill", replicas=config["replicas"],
+            replica_cpus=config["replica_cpus"],
+        )  # fmt: skip
+        _starting.wait_for(_starting.SHARED)  # started with the lab: up by now, or soon
+        run_shared(settings, auth=auth, endpoint=name)  # no shared copy of it any more
+    else:
+        _starting.wait_for(_starting.SHARED)
+        run_shared(settings, auth=auth, endpoint=name, served=served)
+        if name in serve.status().applications:  # it had an application of its own
+            delete_router(name)
+
+
+def is_isolated(config: dict[str, Any]) -> bool:
+    """Whether an endpoint's configuration has it served by an application of its own."""
+    # Endpoints recorded before the shared application existed each had their own.
+    return bool(config.get("isolated", True))
 
 
 def _record(store: StoreClient, name: str, status: str, config: dict[str, Any], kind: str) -> None:
@@ -214,11 +245,11 @@ def run_router(
     deployment._version = code_version(init_args)  # so a new config reconfigures in place
     app = deployment.bind(*init_args)
     serve.run(app, name=endpoint, route_prefix=f"/{endpoint}")
-    run_gateway(config.get("auth"))
 
 
 def delete_router(endpoint: str) -> None:
     """Stop an endpoint's router; its replicas send their last log rows first."""
+    _starting.wait_for(_starting.SERVE)
     serve.delete(endpoint)
 
 

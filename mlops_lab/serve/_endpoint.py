@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from ray import serve
 
+from mlops_lab import _starting
 from mlops_lab._options import BANDIT, CANARY, DEPLOY, resolve
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
@@ -25,11 +26,13 @@ from mlops_lab.serve._deploy import (
     change_routes,
     describe_routes,
     endpoint_config,
+    is_isolated,
     resolve_model,
     start_endpoint,
     stop_endpoint,
 )
 from mlops_lab.serve._errors import EndpointError
+from mlops_lab.serve._gateway import GATEWAY_APP
 from mlops_lab.serve._views import TrafficView, traffic
 from mlops_lab.store import StoreClient
 
@@ -155,11 +158,11 @@ class Endpoint:
 
     def describe(self) -> dict[str, Any]:
         """What a router replica holds now: routes, the policy's statistics, log counts."""
-        return _wait(self._handle().describe.remote())
+        return _wait(self._remote("describe"))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until a router replica's logged requests are in the store."""
-        return bool(_wait(self._handle().flush.remote(timeout)))
+        return bool(_wait(self._remote("flush", timeout)))
 
     def traffic(self, every: str | float = "10s", last: str | float | None = None) -> pd.DataFrame:
         """Requests per model version per time bucket (one column per version)."""
@@ -189,7 +192,7 @@ class Endpoint:
         """Stop serving, and the endpoint's monitor; what they logged stays in the store."""
         from mlops_lab.monitor._actor import stop_monitor
 
-        stop_endpoint(self.name, self._store)
+        stop_endpoint(self.name, self._store, self._settings)
         stop_monitor(self.name, self._settings.namespace)
 
     # Internals.
@@ -215,12 +218,16 @@ class Endpoint:
             raise EndpointError(parameter_error("weights", "split()", must, repr(weights)))
         return {self._arm(model): weight for model, weight in weights.items()}
 
-    def _handle(self) -> Any:
-        self._config()
-        return serve.get_app_handle(self.name)
+    def _remote(self, method: str, *args: Any) -> Any:
+        """Call ``method`` of a replica of the endpoint's router, wherever it is served."""
+        isolated = is_isolated(self._config())
+        _starting.wait_for(_starting.SERVE)
+        if isolated:
+            return getattr(serve.get_app_handle(self.name), method).remote(*args)
+        return serve.get_app_handle(GATEWAY_APP).call.remote(self.name, method, *args)
 
     def _call(self, method: str, *args: Any) -> dict[str, Any]:
-        answer = _wait(getattr(self._handle(), method).remote(*args))
+        answer = _wait(self._remote(method, *args))
         if answer.pop("status") != 200:
             raise EndpointError(answer["error"])
         return answer

@@ -1,15 +1,15 @@
-"""The Open Inference Protocol gateway: one Ray Serve application at ``/v2`` for every endpoint.
+"""The Open Inference Protocol gateway: the ``/v2`` paths, for every endpoint.
 
 KServe and Triton clients call ``/v2/models/<endpoint>/...``; the gateway hands each such
 request's body and headers to the endpoint's router, which checks and answers it, and
-answers the server's own paths (``/v2``, ``/v2/health/...``) itself.
+answers the server's own paths (``/v2``, ``/v2/health/...``) itself. It runs in the lab's
+shared application (``_shared.py``), which also holds the shared endpoints' routers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ray import serve
@@ -17,51 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mlops_lab import __version__
-from mlops_lab._warm import cold_runtime_env
 from mlops_lab.protocol import RequestError
 from mlops_lab.serve._http import error_response, read_body, request_headers, unauthorized
 
 log = logging.getLogger(__name__)
 
-GATEWAY_APP = "mlops_lab_v2"
+# The lab's shared application: the gateway and the shared endpoints (see _shared.py).
+GATEWAY_APP = "mlops_lab"
 # The gateway reads a body before the router checks it; this bounds what it will read.
 _GATEWAY_MAX_BODY = 64 * 1024 * 1024
-
-
-def run_gateway(auth: str | None) -> None:
-    """Deploy the gateway, or give the running one the lab's current token digest ``auth``.
-
-    The token guards the gateway's own paths (``/v2``, ``/v2/health/...``); each endpoint's
-    router checks its own token on ``/v2/models/<endpoint>/...``. The digest is the
-    gateway's ``user_config`` with a fixed code version, so a new one reaches the running
-    replica through ``reconfigure``. A gateway that already checks ``auth`` is left as it
-    is: a ``serve.run`` takes a second even when nothing changes.
-    """
-    if _running_gateway_auth() == (auth,):
-        return
-    gateway = serve.deployment(
-        name="gateway",
-        user_config={"auth": auth},
-        ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
-    )(Gateway)
-    gateway._version = code_version(("gateway",))
-    serve.run(gateway.bind(), name=GATEWAY_APP, route_prefix="/v2")
-
-
-def _running_gateway_auth() -> tuple[str | None] | None:
-    """``(digest,)`` that the running gateway checks; None if none runs or it cannot say."""
-    if GATEWAY_APP not in serve.status().applications:
-        return None
-
-    def ask() -> str | None:
-        return serve.get_app_handle(GATEWAY_APP).auth_digest.remote().result(timeout_s=10)
-
-    # In a thread of its own: a notebook's event loop refuses a blocking handle call.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        try:
-            return (pool.submit(ask).result(),)
-        except Exception:  # not ready, or a gateway of an older version: deploy it
-            return None
 
 
 def code_version(init_args: tuple[str, ...]) -> str:
@@ -95,10 +59,6 @@ class Gateway:
     def reconfigure(self, config: dict[str, Any]) -> None:
         """Take the lab's current token digest (``{"auth": ...}``, Serve's user_config)."""
         self.auth = config.get("auth")
-
-    def auth_digest(self) -> str | None:
-        """The token digest this gateway checks (a handle call, for ``run_gateway``)."""
-        return self.auth
 
     async def __call__(self, request: Request) -> Response:
         """Answer ``/v2``, ``/v2/health/{live,ready}`` and ``/v2/models/<endpoint>/...``."""
@@ -134,23 +94,26 @@ class Gateway:
         version = None
         if len(rest) >= 2 and rest[0] == "versions":  # the router checks that it is served
             version, rest = rest[1], rest[2:]
-        router = _router(endpoint)
         headers = request_headers(request)
         if request.method == "GET" and rest in ([], ["ready"]):
-            answer = await router.metadata.remote(headers, version=version)
+            answer = await self._ask(endpoint, "metadata", headers, version=version)
             if rest == ["ready"] and answer["status"] == 200:
                 answer = {"status": 200, "name": endpoint, "ready": True}
         elif request.method == "POST" and rest == ["infer"]:
             body = await read_body(request, _GATEWAY_MAX_BODY)
             if isinstance(body, RequestError):
                 raise body
-            answer = await router.infer.remote(body, headers, version=version)
+            answer = await self._ask(endpoint, "infer", body, headers, version=version)
         else:
             raise RequestError(
                 404, "not_found", f"No route {request.method} {request.url.path}; use GET "
                 f"/v2/models/{endpoint} or POST /v2/models/{endpoint}/infer.",
             )  # fmt: skip
         return _reply(answer)
+
+    async def _ask(self, endpoint: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` of the endpoint's router, through its application's handle."""
+        return await getattr(_router(endpoint), method).remote(*args, **kwargs)
 
 
 def _reply(answer: dict[str, Any]) -> Response:

@@ -136,10 +136,14 @@ class Router:
             self.learner.start_routes(active)
         self.replica.active = active
 
-    def __del__(self) -> None:
-        # Ray Serve calls __del__ when it stops a replica gracefully: send what is left.
+    def close(self) -> None:
+        """Stop learning and send the log's last rows: the replica or the endpoint stops."""
         self.learner.stop()
         self.log.close(timeout=10.0)
+
+    def __del__(self) -> None:
+        # Ray Serve calls __del__ when it stops a replica gracefully: send what is left.
+        self.close()
 
     # HTTP.
 

@@ -33,6 +33,11 @@ KEYS = {
         "log_rows", "window_rows", "pass_s", "pass_s_small_log", "growth", "peer_s",
         "ratio_to_peer", "explain_tree_ms", "explain_kernel_ms", "explain_again_ms",
     },
+    "latency.py": {
+        "ray_start_s", "serve_start_s", "bare_deploy_s", "ready_s", "first_predict_s",
+        "next_deploy_s", "route_change_s", "reattach_s", "cold_s", "ready_ratio",
+        "first_deploy_ratio", "next_deploy_ratio", "route_change_ratio", "cold_ratio",
+    },
     "serve_overhead.py": {
         "rps_ratio", "added_p50_ms", "p99_ratio_logging_on_off", "lost_logs", "bandit_p99_ratio",
     },

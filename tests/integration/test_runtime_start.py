@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import threading
@@ -142,3 +143,55 @@ def test_a_lab_starts_while_every_core_is_busy(tmp_path: Path) -> None:
             burner.join()
     assert result.returncode == 0, result.stderr[-3000:]
     assert "42" in result.stdout.splitlines()
+
+
+def test_a_new_lab_answers_before_serve_is_up_and_a_deploy_waits_for_it(tmp_path: Path) -> None:
+    """connect() returns while Serve is still starting (lab.status() says so) and the store
+    answers at once; a deploy made right away serves its first request, and so does the
+    v2 gateway in the shared application started beside it; a second process attaching
+    finds both up and starts neither again."""
+    env = lab_environment(tmp_path / ".mlops_lab")
+    result = run_python(
+        "import mlops_lab, requests\n"
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "X, y = load_iris(return_X_y=True, as_frame=True)\n"
+        "model = LogisticRegression(max_iter=1000).fit(X, y)\n"
+        "lab = mlops_lab.connect()\n"
+        "print('started:', lab.status().started)\n"
+        "print(int(lab.sql('SELECT 41 + 1 AS n').n[0]))\n"
+        "ep = lab.deploy('first', lab.registry.register('m', model).ref)\n"
+        "body = {'instances': [X.iloc[0].tolist()]}\n"
+        "print('predict:', requests.post(ep.url + '/predict', json=body).status_code)\n"
+        "v2 = ep.url.rsplit('/', 1)[0] + '/v2/health/ready'\n"
+        "print('v2:', requests.get(v2).status_code)\n"
+        "print('after:', lab.status().started)\n" + _SERVE_IDENTITY + "lab.disconnect()\n",
+        env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    starting = r"started: Serve starting \(\d+ s\), shared router waiting"
+    assert any(re.fullmatch(starting, line) for line in lines), lines
+    assert {"42", "predict: 200", "v2: 200"} <= set(lines)
+    assert any(re.fullmatch(r"after: Serve up \(.*\), shared router up \(.*\)", ln) for ln in lines)
+    again = run_python(
+        "import mlops_lab\nlab = mlops_lab.connect(start=False)\nlab.wait_started()\n"
+        + _SERVE_IDENTITY
+        + "lab.shutdown()\n",
+        env,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    identity = [line for line in lines if line.startswith("serve:")]
+    assert len(identity) == 1 and identity[0] in again.stdout.splitlines()
+
+
+# The Serve controller's actor and when the shared application was last deployed: the same
+# in a process that attached later means it started neither again.
+_SERVE_IDENTITY = (
+    "import ray\nfrom ray import serve\n"
+    "controller = ray.get_actor('SERVE_CONTROLLER_ACTOR', namespace='serve')\n"
+    "shared = serve.status().applications['mlops_lab']\n"
+    "print('serve:', controller._actor_id.hex(), shared.last_deployed_time_s)\n"
+)

@@ -41,7 +41,8 @@ def test_the_declared_defaults_are_the_documented_ones() -> None:
     }  # fmt: skip
     assert TUNE["dataset"].default is REQUIRED
     assert DEPLOY.defaults() == {
-        "replicas": 1, "replica_cpus": 0.0, "trusted": (), "allow_pickle": False
+        "replicas": 1, "replica_cpus": 0.0, "trusted": (), "allow_pickle": False,
+        "isolated": False,
     }  # fmt: skip
     assert CANARY.defaults() == {"steps": (0.05, 0.25, 0.5, 1.0)}
     assert BANDIT.defaults() == {"policy": "thompson", "reward": "accuracy"}

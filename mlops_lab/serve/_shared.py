@@ -1,0 +1,258 @@
+"""The lab's shared application: every shared endpoint's router, and the ``/v2`` gateway.
+
+A Ray Serve application starts a process per replica, which on a small machine takes ten
+seconds or more. The lab therefore starts one application, at ``/``, when it starts: its
+replica holds a :class:`~mlops_lab.serve._router.Router` per shared endpoint and answers the
+Open Inference Protocol paths. Deploying an endpoint, changing its routes or undeploying it
+changes this application's ``user_config`` (``{"auth": ..., "endpoints": {name: config}}``),
+which Serve hands to the running replica through ``reconfigure``: about a second, with no
+process started. An endpoint that asks for isolation (or for more replicas, or reserved
+CPUs) is an application of its own at ``/<endpoint>``, which Serve prefers for its longer
+prefix.
+
+The running replica is the source of each shared endpoint's configuration (its token's
+digest is not stored elsewhere), so a change reads it there, changes one part and runs the
+application again, under a lock in the lab's folder that serialises the changes of every
+process on this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mlops_lab._warm import cold_runtime_env
+from mlops_lab.config import Settings
+from mlops_lab.protocol import RequestError
+from mlops_lab.serve._errors import EndpointError
+from mlops_lab.serve._gateway import GATEWAY_APP, Gateway, code_version
+from mlops_lab.serve._http import error_response, token_digest
+from mlops_lab.serve._router import Router
+
+log = logging.getLogger(__name__)
+
+# How long a retired endpoint's requests in flight may take before its log is closed.
+_RETIRE_S = 20.0
+# How long a change waits for the running replica to say what it serves.
+_ASK_S = 120.0
+
+
+class SharedRouter(Gateway):
+    """The shared endpoints' routers in one replica, behind the ``/v2`` gateway's paths.
+
+    Args:
+        namespace: The lab's Ray namespace, where the routers find the store actor.
+        spill_dir: Node-local folder; each endpoint's journal is in ``<spill_dir>/<name>``.
+    """
+
+    def __init__(self, namespace: str, spill_dir: str) -> None:
+        super().__init__()
+        self.namespace = namespace
+        self.spill_dir = Path(spill_dir)
+        self.routers: dict[str, Router] = {}
+        self._config: dict[str, Any] = {"auth": None, "endpoints": {}}
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Take the gateway's token and the endpoints' configurations, and match them.
+
+        A new endpoint gets a router, a changed one its new routes, and one left out is
+        retired: it answers no new request, and its log is closed once its requests end.
+        """
+        super().reconfigure(config)
+        wanted: dict[str, Any] = config.get("endpoints", {})
+        for name in [name for name in self.routers if name not in wanted]:
+            self._retire(name)
+        for name, served in wanted.items():
+            router = self.routers.get(name)
+            if router is None:
+                router = Router(name, self.namespace, str(self.spill_dir / name))
+            router.reconfigure(served)  # a new router serves once it has its routes
+            self.routers[name] = router
+        self._config = {"auth": config.get("auth"), "endpoints": dict(wanted)}
+
+    def current_config(self) -> dict[str, Any]:
+        """The configuration this replica serves (a handle call, for :func:`run_shared`)."""
+        return self._config
+
+    def call(self, endpoint: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a shared endpoint's router (the Python API's calls, through a handle)."""
+        router = self.routers.get(endpoint)
+        if router is None:
+            return {"status": 404, **_unknown(endpoint).body()}
+        with self._serving(endpoint):
+            return getattr(router, method)(*args, **kwargs)
+
+    async def __call__(self, request: Request) -> Response:
+        """``/v2/...`` to the gateway; ``/<endpoint>/...`` to that endpoint's router."""
+        first = request.url.path.strip("/").split("/", 1)[0]
+        if first == "v2":
+            return await super().__call__(request)
+        router = self.routers.get(first)
+        if router is None:
+            return error_response(_unknown(first))
+        with self._serving(first):
+            return await router(request)
+
+    async def _ask(self, endpoint: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        router = self.routers.get(endpoint)
+        if router is None:  # an endpoint of its own: through its application's handle
+            return await super()._ask(endpoint, method, *args, **kwargs)
+        with self._serving(endpoint):
+            return getattr(router, method)(*args, **kwargs)
+
+    def __del__(self) -> None:
+        # Ray Serve calls __del__ when it stops the replica gracefully: each log sends its rows.
+        for router in self.routers.values():
+            router.close()
+
+    @contextlib.contextmanager
+    def _serving(self, endpoint: str) -> Iterator[None]:
+        with self._lock:
+            self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[endpoint] -= 1
+
+    def _retire(self, name: str) -> None:
+        """Stop routing to ``name`` now; close its router once its requests have ended."""
+        router = self.routers.pop(name)
+
+        def close() -> None:
+            deadline = time.monotonic() + _RETIRE_S
+            while self._in_flight.get(name, 0) > 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            router.close()
+
+        threading.Thread(target=close, daemon=True, name=f"retire-{name}").start()
+
+
+def _unknown(endpoint: str) -> RequestError:
+    return RequestError(
+        404, "unknown_endpoint", f"No endpoint is named {endpoint!r}. List the endpoints "
+        "with lab.endpoints() or `%mlops endpoints`.",
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _changes_lock(settings: Settings) -> Iterator[None]:
+    """Serialise the changes of the shared application made by this machine's processes."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / "shared-app.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_shared(
+    settings: Settings, *, auth: Any = ..., endpoint: str | None = None,
+    served: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Start the shared application, or change one part of the running one's configuration.
+
+    Args:
+        settings: The lab's settings (namespace, spill folder, the lock's folder).
+        auth: The gateway's token digest (None: open); left as it is when not given.
+        endpoint: An endpoint to add, change (with ``served``) or remove (without).
+        served: The endpoint's configuration, as its router takes it.
+    """
+    with _changes_lock(settings):
+        running = running_config()
+        config = running or {"auth": None, "endpoints": {}}
+        endpoints = dict(config["endpoints"])
+        if endpoint is not None:
+            if served is None:
+                endpoints.pop(endpoint, None)
+            else:
+                endpoints[endpoint] = served
+        new = {"auth": config["auth"] if auth is ... else auth, "endpoints": endpoints}
+        if new == config and GATEWAY_APP in serve.status().applications:
+            return  # a serve.run takes a second even when nothing changes
+        _deploy(settings, new, running=running is not None)
+
+
+def start_shared(settings: Settings) -> None:
+    """Start the shared application, with no endpoint and the lab's token, unless one runs."""
+    with _changes_lock(settings):
+        if GATEWAY_APP not in serve.status().applications:
+            _deploy(settings, {"auth": token_digest(settings.auth_token), "endpoints": {}})
+
+
+def running_config() -> dict[str, Any] | None:
+    """The configuration the shared application's replica serves; None if none runs.
+
+    Raises:
+        EndpointError: the application runs but its replica did not answer (it may be
+            starting on a busy machine); nothing was changed.
+    """
+    if GATEWAY_APP not in serve.status().applications:
+        return None
+
+    def ask() -> dict[str, Any]:
+        handle = serve.get_app_handle(GATEWAY_APP)
+        return handle.current_config.remote().result(timeout_s=_ASK_S)  # type: ignore[no-any-return]
+
+    # In a thread of its own: a notebook's event loop refuses a blocking handle call.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            return pool.submit(ask).result()
+        except Exception as exc:  # a change made without it could drop the other endpoints
+            raise EndpointError(
+                f"The lab's shared application did not say what it serves within {_ASK_S:.0f} "
+                f"s ({type(exc).__name__}: {exc}); nothing was changed. Its replica may still "
+                "be starting: try again in a moment (lab.status() says how far it is)."
+            ) from None
+
+
+def _deploy(settings: Settings, config: dict[str, Any], running: bool = False) -> None:
+    """Run the shared application with ``config``; on a running one, until it serves it.
+
+    ``serve.run`` would poll the application's status once a second; a change of a running
+    replica's configuration is instead submitted, and its replica asked until it serves it.
+    """
+    init_args = (settings.namespace, str(settings.home.absolute() / "spill"))
+    deployment = serve.deployment(
+        name="shared",
+        user_config=config,
+        max_ongoing_requests=64,
+        graceful_shutdown_timeout_s=20,
+        # The replica never runs trials: it skips the trial code the lab's workers import.
+        ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
+    )(SharedRouter)
+    deployment._version = code_version(("shared", *init_args))  # reconfigure in place
+    app = deployment.bind(*init_args)
+    if not running:
+        serve.run(app, name=GATEWAY_APP, route_prefix="/")
+        return
+    target = serve.RunTarget(app, name=GATEWAY_APP, route_prefix="/")
+    serve.run_many([target], wait_for_applications_running=False)
+    _until_served(config)
+
+
+def _until_served(config: dict[str, Any], every_s: float = 0.02) -> None:
+    """Wait until the shared replica serves ``config`` (Serve has called its reconfigure)."""
+    deadline = time.monotonic() + _ASK_S
+    while time.monotonic() < deadline:
+        if running_config() == config:
+            return
+        time.sleep(every_s)
+    raise EndpointError(
+        f"The lab's shared application did not take its new configuration within "
+        f"{_ASK_S:.0f} s. Its replica may be restarting: lab.status() says how it is."
+    )
