@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -20,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from mlops_lab._lock import file_lock
 from mlops_lab._net import port_free
 from mlops_lab.config import Settings
 
@@ -81,13 +81,8 @@ def read_head(settings: Settings) -> LocalHead | None:
 @contextlib.contextmanager
 def start_lock(settings: Settings) -> Iterator[None]:
     """Serialise starting a head, so two processes connecting at once share one."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with open(settings.home / "runtime.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(settings.home / "runtime.lock"):
+        yield
 
 
 # `ray start` gives the raylet a fixed 30 s (Ray 2.60) to register with its GCS, and the

@@ -19,7 +19,6 @@ process on this machine.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from ray import serve
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mlops_lab._lock import file_lock
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.config import Settings
 from mlops_lab.protocol import RequestError
@@ -148,16 +148,9 @@ def _unknown(endpoint: str) -> RequestError:
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def _changes_lock(settings: Settings) -> Iterator[None]:
+def _changes_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
     """Serialise the changes of the shared application made by this machine's processes."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with open(settings.home / "shared-app.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return file_lock(settings.home / "shared-app.lock")
 
 
 def run_shared(
