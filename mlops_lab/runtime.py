@@ -420,6 +420,7 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
         prestart_cold(4)
     lab = Lab(resolved, head, address)
     _start_in_background(lab)
+    lab.store.info()  # returns once the store answers (a new store actor takes seconds)
     global _current
     _current = lab
     return lab
