@@ -161,8 +161,3 @@ def wait_for(name: str | None = None, timeout: float = WAIT_S) -> None:
     """
     if _current is not None:
         _current.wait(name, timeout)
-
-
-def current() -> Starting | None:
-    """This process's start, if it began one."""
-    return _current
