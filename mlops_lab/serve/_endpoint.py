@@ -7,9 +7,7 @@ replica through a deployment handle.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -33,6 +31,7 @@ from mlops_lab.serve._deploy import (
 )
 from mlops_lab.serve._errors import EndpointError
 from mlops_lab.serve._gateway import GATEWAY_APP
+from mlops_lab.serve._shared import result_of
 from mlops_lab.serve._views import TrafficView, traffic
 from mlops_lab.store import StoreClient
 
@@ -158,11 +157,11 @@ class Endpoint:
 
     def describe(self) -> dict[str, Any]:
         """What a router replica holds now: routes, the policy's statistics, log counts."""
-        return _wait(self._remote("describe"))
+        return result_of(self._remote("describe"))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until a router replica's logged requests are in the store."""
-        return bool(_wait(self._remote("flush", timeout)))
+        return bool(result_of(self._remote("flush", timeout)))
 
     def traffic(self, every: str | float = "10s", last: str | float | None = None) -> pd.DataFrame:
         """Requests per model version per time bucket (one column per version)."""
@@ -227,24 +226,10 @@ class Endpoint:
         return serve.get_app_handle(GATEWAY_APP).call.remote(self.name, method, *args)
 
     def _call(self, method: str, *args: Any) -> dict[str, Any]:
-        answer = _wait(self._remote(method, *args))
+        answer = result_of(self._remote(method, *args))
         if answer.pop("status") != 200:
             raise EndpointError(answer["error"])
         return answer
-
-
-def _wait(response: Any) -> Any:
-    """The result of a deployment call, also from a notebook.
-
-    A notebook kernel runs an event loop, where Serve refuses to block; the wait then
-    happens in a worker thread.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return response.result()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(response.result).result()
 
 
 def deploy(

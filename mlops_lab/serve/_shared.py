@@ -18,6 +18,7 @@ process on this machine.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -175,7 +176,7 @@ def run_shared(
             else:
                 endpoints[endpoint] = served
         new = {"auth": config["auth"] if auth is ... else auth, "endpoints": endpoints}
-        if new == config and GATEWAY_APP in serve.status().applications:
+        if new == running:
             return  # a serve.run takes a second even when nothing changes
         _deploy(settings, new, running=running is not None)
 
@@ -196,21 +197,34 @@ def running_config() -> dict[str, Any] | None:
     """
     if GATEWAY_APP not in serve.status().applications:
         return None
+    return _served_config()
 
-    def ask() -> dict[str, Any]:
+
+def _served_config() -> dict[str, Any]:
+    """Ask the running replica what it serves (see :func:`running_config`)."""
+    try:
         handle = serve.get_app_handle(GATEWAY_APP)
-        return handle.current_config.remote().result(timeout_s=_ASK_S)  # type: ignore[no-any-return]
+        return result_of(handle.current_config.remote(), timeout_s=_ASK_S)  # type: ignore[no-any-return]
+    except Exception as exc:  # a change made without it could drop the other endpoints
+        raise EndpointError(
+            f"The lab's shared application did not say what it serves within {_ASK_S:.0f} "
+            f"s ({type(exc).__name__}: {exc}); nothing was changed. Its replica may still "
+            "be starting: try again in a moment (lab.status() says how far it is)."
+        ) from None
 
-    # In a thread of its own: a notebook's event loop refuses a blocking handle call.
+
+def result_of(response: Any, timeout_s: float | None = None) -> Any:
+    """The result of a deployment handle's call, also from a notebook.
+
+    A notebook kernel runs an event loop, where Serve refuses to block; the wait then
+    happens in a worker thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return response.result(timeout_s=timeout_s)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        try:
-            return pool.submit(ask).result()
-        except Exception as exc:  # a change made without it could drop the other endpoints
-            raise EndpointError(
-                f"The lab's shared application did not say what it serves within {_ASK_S:.0f} "
-                f"s ({type(exc).__name__}: {exc}); nothing was changed. Its replica may still "
-                "be starting: try again in a moment (lab.status() says how far it is)."
-            ) from None
+        return pool.submit(response.result, timeout_s=timeout_s).result()
 
 
 def _deploy(settings: Settings, config: dict[str, Any], running: bool = False) -> None:
@@ -242,7 +256,7 @@ def _until_served(config: dict[str, Any], every_s: float = 0.02) -> None:
     """Wait until the shared replica serves ``config`` (Serve has called its reconfigure)."""
     deadline = time.monotonic() + _ASK_S
     while time.monotonic() < deadline:
-        if running_config() == config:
+        if _served_config() == config:
             return
         time.sleep(every_s)
     raise EndpointError(
