@@ -16,7 +16,7 @@ SCRIPTS = sorted(path.name for path in BENCH.glob("*.py") if not path.name.start
 KEYS = {
     "store_ingest.py": {
         "rows", "store_rows_per_s", "raw_rows_per_s", "ratio", "duplicates", "first_append_s",
-        "settle_s",
+        "settle_s", "rounds", "pooled_ratio", "round_ratios",
     },
     "tune_overhead.py": {
         "configs", "lab_wall_s", "gridsearch_wall_s", "ratio", "per_trial_overhead_ms",
