@@ -13,17 +13,12 @@ from typing import TYPE_CHECKING
 from mlops_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mlops_lab._connect import connect
     from mlops_lab.config import ConfigError, Settings, describe_settings, load_settings
     from mlops_lab.data import DatasetError, Datasets, DatasetVersion
     from mlops_lab.errors import LabError
     from mlops_lab.registry import ModelVersion, Registry, RegistryError, UntrustedArtifactError
-    from mlops_lab.runtime import (
-        Lab,
-        LabConnectionError,
-        LabNotRunningError,
-        LabStatus,
-        connect,
-    )
+    from mlops_lab.runtime import Lab, LabConnectionError, LabNotRunningError, LabStatus
     from mlops_lab.serve import Endpoint, EndpointError, TrafficView
     from mlops_lab.store import (
         BadDataError,
@@ -70,7 +65,7 @@ _EXPORTS = {
     "TuneError": "mlops_lab.train",
     "TuneRun": "mlops_lab.train",
     "UntrustedArtifactError": "mlops_lab.registry",
-    "connect": "mlops_lab.runtime",
+    "connect": "mlops_lab._connect",
     "describe_settings": "mlops_lab.config",
     "load_settings": "mlops_lab.config",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -56,9 +58,10 @@ def require_token_auth() -> None:
     """
     if os.environ.get("RAY_AUTH_MODE") is None:
         os.environ["RAY_AUTH_MODE"] = "token"
-        from ray._raylet import Config  # type: ignore[attr-defined]
+        if "ray._raylet" in sys.modules:  # Ray already read the mode: read it again
+            from ray._raylet import Config  # type: ignore[attr-defined]
 
-        Config.initialize("")
+            Config.initialize("")
     if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return
     token_file = Path.home() / ".ray" / "auth_token"
@@ -83,6 +86,49 @@ def start_lock(settings: Settings) -> Iterator[None]:
     """Serialise starting a head, so two processes connecting at once share one."""
     with file_lock(settings.home / "runtime.lock"):
         yield
+
+
+_early: dict[Path, concurrent.futures.Future[LocalHead]] = {}
+
+
+def begin_head(settings: Settings) -> None:
+    """Find or start the local head in a thread, while this process imports the rest.
+
+    ``find_or_start_head`` with the same settings then waits for it. A head that runs
+    already is found at once; a start's error is raised by that call.
+    """
+    if settings.home in _early or read_head(settings) is not None:
+        return
+    future: concurrent.futures.Future[LocalHead] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(_find_or_start(settings))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    _early[settings.home] = future
+    threading.Thread(target=run, daemon=True, name="mlops-lab-head").start()
+
+
+def find_or_start_head(settings: Settings, start: bool) -> LocalHead | None:
+    """The running local head for these settings, started here if ``start`` and none runs.
+
+    Waits for a start that ``begin_head`` began. None when no head runs and ``start`` is
+    False.
+    """
+    early = _early.pop(settings.home, None)
+    if early is not None:
+        return early.result()
+    if not start:
+        with start_lock(settings):
+            return read_head(settings)
+    return _find_or_start(settings)
+
+
+def _find_or_start(settings: Settings) -> LocalHead:
+    with start_lock(settings):
+        return read_head(settings) or start_head(settings)
 
 
 # `ray start` gives the raylet a fixed 30 s (Ray 2.60) to register with its GCS, and the
@@ -141,8 +187,8 @@ def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, i
     port = settings.ray_port
     # Only what the lab uses: no dashboard, no autoscaler monitor (the node's resources are
     # fixed), no log monitor (drivers attach with log_to_driver=False) and, through the
-    # start hook, no Ray Client server. Each is a Python process that imports Ray: on two
-    # cores the head then starts in about 10 s instead of 14.
+    # start hook, no Ray Client server and no API server. Each is a Python process that
+    # imports Ray: on two cores the head then starts in about 10 s instead of 14.
     command = [
         ray_cli, "start", "--head", f"--port={port}",
         f"--ray-client-server-port={port + 1}",
@@ -156,7 +202,7 @@ def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, i
         **os.environ,
         "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
         _GCS_WAIT[0]: os.environ.get(*_GCS_WAIT),
-        "RAY_START_HOOK": f"{__name__}.{without_client_server.__name__}",
+        "RAY_START_HOOK": f"{__name__}.{lean_head.__name__}",
     }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -170,13 +216,25 @@ def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, i
     return process.pid, code, log_path.read_text(errors="replace")
 
 
-def without_client_server(params: Any, head: bool) -> None:
-    """`ray start`'s hook (``RAY_START_HOOK``): a head without the Ray Client server.
+def lean_head(params: Any, head: bool) -> None:
+    """`ray start`'s hook (``RAY_START_HOOK``): a head without the processes the lab never uses.
 
-    `ray start` always starts one when Ray's client package is installed; the lab's drivers
-    attach through the GCS instead.
+    - No Ray Client server: `ray start` always starts one when Ray's client package is
+      installed; the lab's drivers attach through the GCS instead.
+    - No API server: without the dashboard, `ray start` still starts the dashboard's
+      process for its usage-statistics module alone (the lab turns usage statistics off)
+      and waits until it has imported its web stack and answered, before it starts the
+      raylet. The hook runs in `ray start`'s own process, before the head starts.
     """
     params.ray_client_server_port = None
+    from ray._private.node import Node
+
+    if hasattr(Node, "start_api_server"):
+        Node.start_api_server = _no_api_server  # type: ignore[method-assign,assignment]
+
+
+def _no_api_server(node: Any, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
+    node._webui_url = ""  # what Ray records when it has no dashboard to show
 
 
 def _await_registration(address: str, pgid: int, deadline: float) -> bool:

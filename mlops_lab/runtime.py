@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from mlops_lab import _ray, _starting
+from mlops_lab._connect import connect
 from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env, prestart_cold
-from mlops_lab.config import Settings, load_settings
+from mlops_lab.config import Settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
 from mlops_lab.registry import Registry
@@ -377,38 +378,16 @@ class Lab:
         return "local" if self._head is not None else "cluster"
 
 
-def connect(*, start: bool = True, **settings: Any) -> Lab:
-    """Attach to the lab runtime, starting a local one when none runs.
-
-    The local runtime is a Ray head in its own process group, so deployments and the
-    store outlive the process (or notebook kernel) that started them. When
-    ``MLOPS_LAB_RAY_ADDRESS`` (or ``ray_address=``) names a cluster, the lab attaches to it.
-
-    Args:
-        start: Start a local runtime when none runs; when False, raise instead.
-        **settings: Overrides of the settings in :mod:`mlops_lab.config`
-            (``home``, ``serve_port``, ``num_cpus``, ...).
-
-    Returns:
-        The connected :class:`Lab`.
-
-    Raises:
-        LabNotRunningError: ``start`` is False and no runtime runs.
-        ConfigError: a setting is unknown or out of range.
-
-    Example:
-        >>> lab = mlops_lab.connect()
-        >>> print(lab.status())
-    """
-    resolved = load_settings(**settings)
+def attach(settings: Settings, start: bool) -> Lab:
+    """Attach this process to the lab runtime of ``settings``; see :func:`connect`."""
     _ray.require_token_auth()
-    head, address = _find_or_start_ray(resolved, start)
+    head, address = _find_or_start_ray(settings, start)
     if ray.is_initialized():
         _check_same_cluster(address)
     else:
         ray.init(
             address=address,
-            namespace=resolved.namespace,
+            namespace=settings.namespace,
             log_to_driver=False,
             logging_level=logging.WARNING,
             # New workers of this job import the trial code as they start (see _warm).
@@ -418,7 +397,7 @@ def connect(*, start: bool = True, **settings: Any) -> Lab:
         # The store, Serve's controller and proxy and the shared router each need a process,
         # and each would wait for its start in turn: these start at once instead.
         prestart_cold(4)
-    lab = Lab(resolved, head, address)
+    lab = Lab(settings, head, address)
     _start_in_background(lab)
     lab.store.info()  # returns once the store answers (a new store actor takes seconds)
     global _current
@@ -436,15 +415,12 @@ def current_lab() -> Lab:
 def _find_or_start_ray(settings: Settings, start: bool) -> tuple[_ray.LocalHead | None, str]:
     if settings.ray_address:
         return None, settings.ray_address
-    with _ray.start_lock(settings):
-        head = _ray.read_head(settings)
-        if head is None:
-            if not start:
-                raise LabNotRunningError(
-                    f"No lab runs for {settings.home.absolute()}. Start one with "
-                    "mlops_lab.connect() or `mlops-lab up`."
-                )
-            head = _ray.start_head(settings)
+    head = _ray.find_or_start_head(settings, start)
+    if head is None:
+        raise LabNotRunningError(
+            f"No lab runs for {settings.home.absolute()}. Start one with "
+            "mlops_lab.connect() or `mlops-lab up`."
+        )
     return head, head.address
 
 

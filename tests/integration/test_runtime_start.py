@@ -195,3 +195,18 @@ _SERVE_IDENTITY = (
     "shared = serve.status().applications['mlops_lab']\n"
     "print('serve:', controller._actor_id.hex(), shared.last_deployed_time_s)\n"
 )
+
+
+def test_the_head_runs_no_process_the_lab_does_not_use(lab: mlops_lab.Lab) -> None:
+    """No dashboard (nor its API server), autoscaler monitor, log monitor or client server."""
+    from mlops_lab._ray import session_processes
+
+    assert lab._head is not None
+    commands = []
+    for process in session_processes(lab._head.pgid):
+        with contextlib.suppress(psutil.Error):
+            commands.append(" ".join(process.cmdline()))
+    text = "\n".join(commands)
+    assert "gcs_server" in text and "raylet" in text, text
+    for unused in ("dashboard/dashboard.py", "monitor.py", "log_monitor.py", "ray_client_server"):
+        assert unused not in text, f"{unused} runs:\n{text}"
