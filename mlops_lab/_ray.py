@@ -202,6 +202,10 @@ def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, i
         **os.environ,
         "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
         _GCS_WAIT[0]: os.environ.get(*_GCS_WAIT),
+        # The raylet starts two workers for the first driver by default: the lab's drivers
+        # have a runtime environment of their own, so none of its actors could use them, and
+        # they would take the cores while the store starts.
+        "RAY_prestart_worker_first_driver": "0",
         "RAY_START_HOOK": f"{__name__}.{lean_head.__name__}",
     }
     with open(log_path, "w") as log:

@@ -393,13 +393,16 @@ def attach(settings: Settings, start: bool) -> Lab:
             # New workers of this job import the trial code as they start (see _warm).
             runtime_env=job_runtime_env(),
         )
-    if not _serve_running():
-        # The store, Serve's controller and proxy and the shared router each need a process,
-        # and each would wait for its start in turn: these start at once instead.
-        prestart_cold(4)
+    serve_running = _serve_running()
     lab = Lab(settings, head, address)
+    # A new store actor takes a process start: alone on the cores, it answers in about
+    # two seconds; beside Serve's start it took four times as long.
+    lab.store.info()
+    if not serve_running:
+        # Serve's controller and proxy and the shared router each need a process, and each
+        # would wait for its start in turn: these start at once instead.
+        prestart_cold(3)
     _start_in_background(lab)
-    lab.store.info()  # returns once the store answers (a new store actor takes seconds)
     global _current
     _current = lab
     return lab
