@@ -12,6 +12,11 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[test]'
+	# jupyter-events asks for jsonschema's format checkers, and with them rfc3987-syntax,
+	# which builds a parser as it is imported: 0.9 s in every process that imports Ray
+	# (each Ray daemon, driver and worker start), where `import ray` alone takes 0.3 s.
+	# Without it jsonschema leaves the "iri" formats unchecked; nothing here uses them.
+	$(VENV)/bin/uv pip uninstall --python $(PY) --quiet rfc3987-syntax
 	# Compiled ahead: uv does not, and where PYTHONDONTWRITEBYTECODE is set every new process
 	# (each Ray worker, each trial) would compile every module it imports from source.
 	$(PY) -m compileall -q -j 0 $(VENV)/lib
