@@ -94,10 +94,11 @@ _early: dict[Path, concurrent.futures.Future[LocalHead]] = {}
 def begin_head(settings: Settings) -> None:
     """Find or start the local head in a thread, while this process imports the rest.
 
-    ``find_or_start_head`` with the same settings then waits for it. A head that runs
-    already is found at once; a start's error is raised by that call.
+    ``find_or_start_head`` with the same settings then waits for it, and raises a start's
+    error. A head that runs already is found in the thread too, so that it is looked for
+    once.
     """
-    if settings.home in _early or read_head(settings) is not None:
+    if settings.home in _early:
         return
     future: concurrent.futures.Future[LocalHead] = concurrent.futures.Future()
 

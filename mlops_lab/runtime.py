@@ -379,8 +379,10 @@ class Lab:
 
 
 def attach(settings: Settings, start: bool) -> Lab:
-    """Attach this process to the lab runtime of ``settings``; see :func:`connect`."""
-    _ray.require_token_auth()
+    """Attach this process to the lab runtime of ``settings``; see :func:`connect`.
+
+    ``connect`` has made sure of Ray's token authentication before it imported this module.
+    """
     head, address = _find_or_start_ray(settings, start)
     if ray.is_initialized():
         _check_same_cluster(address)

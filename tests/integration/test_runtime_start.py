@@ -18,7 +18,7 @@ import pytest
 
 import mlops_lab
 from mlops_lab._net import free_port_block
-from mlops_lab._ray import RuntimeStartError, start_failure
+from mlops_lab._ray import RuntimeStartError, session_processes, start_failure
 from tests.conftest import lab_environment, run_python
 
 
@@ -199,8 +199,6 @@ _SERVE_IDENTITY = (
 
 def test_the_head_runs_no_process_the_lab_does_not_use(lab: mlops_lab.Lab) -> None:
     """No dashboard (nor its API server), autoscaler monitor, log monitor or client server."""
-    from mlops_lab._ray import session_processes
-
     assert lab._head is not None
     commands = []
     for process in session_processes(lab._head.pgid):
