@@ -23,12 +23,9 @@ from mlops_lab.store._lines import RowLines
 from mlops_lab.store._store import Params, Store, StoreClient
 
 STORE_ACTOR_NAME = "store"
-# The store actor's CPU priority (19: the lowest), under Linux's idle scheduling class. Its
-# writes are of work already done (logged requests, trial results): where they compete for a
-# core with a request being served, the request goes first. Ray starts its workers at 15. A
-# thread at niceness 19 still takes its slice of a core from a busy replica, a few
-# milliseconds each time, which lands in the replica's tail latency; one in the idle class
-# gives way to any other thread that wakes.
+# The store actor's CPU priority (19: the lowest). Its writes are of work already done (logged
+# requests, trial results): where they compete for a core with a request being served, the
+# request goes first. Ray starts its workers at 15.
 STORE_NICENESS = 19
 
 
@@ -38,7 +35,7 @@ class StoreActor:
     def __init__(self, path: str, lock_timeout: float = 60.0) -> None:
         # Before the store starts its threads, which take the priority of the thread that
         # starts them (the calls run in this one).
-        lower_priority(STORE_NICENESS, idle=True)
+        lower_priority(STORE_NICENESS)
         # A restarted actor may find the file still locked by its dying predecessor.
         self._store = Store(path, lock_timeout=lock_timeout)
 
@@ -57,30 +54,16 @@ class StoreActor:
             "pid": os.getpid(),
             "node_id": ray.get_runtime_context().get_node_id(),
             "niceness": os.getpriority(os.PRIO_PROCESS, 0),
-            "idle_class": _in_idle_class(),
         }
 
     def close(self) -> None:
         self._store.close()
 
 
-def lower_priority(niceness: int, *, idle: bool = False) -> None:
-    """Lower the calling thread's CPU priority to ``niceness``, never raise it.
-
-    Args:
-        niceness: The niceness to take, if it is higher than the thread's.
-        idle: Also move the thread to the idle scheduling class, where the system has one
-            (Linux): it then runs only when no other thread wants its core. Threads it
-            starts afterwards inherit both.
-    """
+def lower_priority(niceness: int) -> None:
+    """Lower the calling thread's CPU priority to ``niceness``, never raise it."""
     if niceness > os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, niceness)
-    if idle and hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-
-
-def _in_idle_class() -> bool:
-    return hasattr(os, "SCHED_IDLE") and os.sched_getscheduler(0) == os.SCHED_IDLE
 
 
 class ActorStore(StoreClient):
