@@ -216,11 +216,21 @@ async def measure(targets: dict[str, Target], body: dict, rounds: dict[str, int]
 
 
 def _balanced_orders(names: list[str]) -> list[list[str]]:
-    """Every rotation of the targets, forwards and backwards: over these orders each target
-    follows every other one equally often, so that what one slice leaves behind (writes still
-    in flight) is spread evenly rather than always landing on the same target."""
-    turns = [names[i:] + names[:i] for i in range(len(names))]
-    return turns + [list(reversed(order)) for order in turns]
+    """Orders of the targets in which each one follows every other one equally often: the
+    rows of a balanced Latin square (a Williams design; with an odd count, their mirror
+    images too). What one slice leaves behind (writes still in flight) is then spread
+    evenly, rather than always landing on the same target. (Rotations alone would not do:
+    with four targets, each would follow only two of the others.)"""
+    count = len(names)
+    first, low, high = [0], 1, count - 1
+    while low <= high:
+        first.append(low)
+        low += 1
+        if low <= high:
+            first.append(high)
+            high -= 1
+    rows = [[names[(i + j) % count] for j in first] for i in range(count)]
+    return rows if count % 2 == 0 else rows + [row[::-1] for row in rows]
 
 
 def _pooled(parts: dict[str, list]) -> dict[str, Any]:

@@ -8,14 +8,19 @@ call that needs it raise its error, with what to do.
 
 Serve's connection is one per process, so the steps in flight are this process's: the
 module keeps them, and ``serve/`` asks it before it touches Serve.
+
+What is started ahead for later (the trial workers) comes after the steps and after any call
+the user is waiting for (:func:`in_front`, a deploy): on a small machine their process
+starts would take the cores from the deploy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mlops_lab.errors import LabError
@@ -61,15 +66,20 @@ class Starting:
         steps: ``(name, function)`` pairs, run in order; a step that fails stops the rest.
         on_change: Called with the steps after each change of state (a notebook's status
             line redraws itself from it); its errors are logged, never raised.
+        then: Called once every step is up and no call is :func:`in_front`: what is
+            started ahead for later. Its errors are logged, never raised.
     """
 
     def __init__(
         self,
         steps: Sequence[tuple[str, Callable[[], None]]],
         on_change: Callable[[list[Step]], None] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         self.steps = [Step(name, run) for name, run in steps]
         self._on_change = on_change
+        self._then = then
+        self._ahead = then is None  # whether what is started ahead has been asked for
         self._changed = threading.Condition()  # on an RLock: describe() also takes it
         self._thread = threading.Thread(target=self._run, daemon=True, name="lab-start")
         self._thread.start()
@@ -86,7 +96,7 @@ class Starting:
             return ", ".join(step.describe(now) for step in self.steps)
 
     def wait(self, name: str | None = None, timeout: float = WAIT_S) -> None:
-        """Wait until the step ``name`` (every step, if None) is up.
+        """Wait until the step ``name`` is up; if None, every step, and ``then`` has run.
 
         Raises:
             StartError: the step (or one before it) failed, or is not up after ``timeout``.
@@ -96,7 +106,7 @@ class Starting:
         with self._changed:
             while True:
                 failed = next((s for s in self.steps if s.state == "failed"), None)
-                if all(s.state == "up" for s in wanted):
+                if all(s.state == "up" for s in wanted) and (name is not None or self._ahead):
                     return
                 if failed is not None:
                     raise StartError(
@@ -123,6 +133,15 @@ class Starting:
                 self._set(step, "failed")
                 return
             self._set(step, "up")
+        if self._then is not None:
+            when_quiet()
+            try:
+                self._then()
+            except Exception:
+                log.exception("What the lab starts ahead could not be started")
+            with self._changed:
+                self._ahead = True
+                self._changed.notify_all()
 
     def _set(self, step: Step, state: str) -> None:
         with self._changed:
@@ -141,16 +160,41 @@ class Starting:
 
 
 _current: Starting | None = None
+_in_front = 0  # calls of this process the user is waiting for
+_front_changed = threading.Condition()
 
 
 def begin(
     steps: Sequence[tuple[str, Callable[[], None]]],
     on_change: Callable[[list[Step]], None] | None = None,
+    then: Callable[[], None] | None = None,
 ) -> Starting:
     """Start ``steps`` in the background as this process's start, and return it."""
     global _current
-    _current = Starting(steps, on_change)
+    _current = Starting(steps, on_change, then)
     return _current
+
+
+@contextlib.contextmanager
+def in_front() -> Iterator[None]:
+    """Mark a call the user is waiting for (a deploy): what a start does ``then`` waits."""
+    global _in_front
+    with _front_changed:
+        _in_front += 1
+    try:
+        yield
+    finally:
+        with _front_changed:
+            _in_front -= 1
+            _front_changed.notify_all()
+
+
+def when_quiet(timeout: float = WAIT_S) -> None:
+    """Wait until no call is :func:`in_front`, or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    with _front_changed:
+        while _in_front and (left := deadline - time.monotonic()) > 0:
+            _front_changed.wait(left)
 
 
 def wait_for(name: str | None = None, timeout: float = WAIT_S) -> None:

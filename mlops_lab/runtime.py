@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -443,25 +445,23 @@ def _start_in_background(lab: Lab) -> None:
 
     Nothing that registers data, tunes or queries needs them; a deploy waits for what it
     needs (see ``_starting``). In a notebook, a status line shows how far they are. The
-    trial workers come last: on a small machine they would take the cores from Serve.
+    trial workers come last, once no deploy is waiting: on a small machine their starts
+    would take the cores from Serve and from the deploy.
     """
     settings = lab.settings
 
-    def shared_then_workers() -> None:
+    def start_shared() -> None:
         from mlops_lab.serve._shared import start_shared
 
         start_shared(settings)
-        lab.warm.refill()
 
     from mlops_lab.ui._starting import StartLine, in_notebook
 
     show = StartLine() if in_notebook() else None
     lab._starting = _starting.begin(
-        [
-            (_starting.SERVE, lambda: _start_serve(settings)),
-            (_starting.SHARED, shared_then_workers),
-        ],
+        [(_starting.SERVE, lambda: _start_serve(settings)), (_starting.SHARED, start_shared)],
         on_change=show,
+        then=lab.warm.refill,
     )
 
 
@@ -474,10 +474,26 @@ def _serve_running() -> bool:
 
 
 def _start_serve(settings: Settings) -> None:
-    if not _serve_running():
-        from ray import serve
+    """Start Ray Serve, and hand it the shared application as soon as its controller is up.
 
-        serve.start(
+    Serve's proxy and the shared router's replica each need a process, which on a small
+    machine takes seconds to start: the controller then starts them side by side, not one
+    after the other.
+    """
+    if _serve_running():
+        return
+    from ray import serve
+
+    from mlops_lab.serve._shared import start_shared
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="serve-start") as pool:
+        started = pool.submit(
+            serve.start,
             http_options={"host": settings.serve_host, "port": settings.serve_port},
             controller_options={"runtime_env": cold_runtime_env()},
         )
+        while not started.done() and not _serve_running():
+            time.sleep(0.05)
+        if not started.done():
+            start_shared(settings, wait=False)
+        started.result()

@@ -121,6 +121,12 @@ def check_trusted(
     return [name for name in untrusted if name in trusted]
 
 
+def import_ahead() -> None:
+    """Import what loading an artifact needs (skops, and with it scikit-learn: most of a
+    second), so that a process started ahead loads its first model without that wait."""
+    _skops()
+
+
 def _skops() -> Any:
     """skops.io, imported on first use.
 

@@ -10,7 +10,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
-import sklearn
 import skops
 
 from mlops_lab.errors import parameter_error
@@ -385,6 +384,10 @@ def _optional_text(value: object, parameter: str) -> str | None:
 
 def _library_versions() -> dict[str, str]:
     # Kept with the artifact: a model that loads wrongly elsewhere is then diagnosable.
+    # Imported here: importing scikit-learn takes most of a second, which each process that
+    # only reads the registry (a router replica starting, a lab connecting) would pay.
+    import sklearn
+
     return {"sklearn_version": sklearn.__version__, "skops_version": skops.__version__}
 
 

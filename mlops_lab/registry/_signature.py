@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from mlops_lab._json import json_or_repr
 from mlops_lab.errors import parameter_error
@@ -27,6 +25,10 @@ BACKGROUND_SEED = 0
 
 def check_fitted(model: Any) -> None:
     """Refuse anything that is not a fitted scikit-learn estimator or Pipeline."""
+    # Imported here (most of a second): a process that only reads the registry needs none.
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
     try:
         check_is_fitted(model)
     except NotFittedError:

@@ -39,6 +39,7 @@ from mlops_lab.store import StoreClient
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
+@_starting.in_front()  # the trial workers started ahead wait for it
 def start_endpoint(
     name: str, model: str, *, store: StoreClient, registry: Registry, settings: Settings,
     replicas: int, replica_cpus: float, trusted: Sequence[str], allow_pickle: bool,
@@ -77,6 +78,7 @@ def start_endpoint(
     _record(store, name, "running", config, "deploy")
 
 
+@_starting.in_front()  # the trial workers started ahead wait for it
 def change_routes(
     name: str, kind: str, step: Callable[[Routes], Routes], trusted: Sequence[str], *,
     store: StoreClient, registry: Registry, settings: Settings,
@@ -113,6 +115,7 @@ def change_routes(
     _record(store, name, "running", config, kind)
 
 
+@_starting.in_front()  # the trial workers started ahead wait for it
 def stop_endpoint(name: str, store: StoreClient, settings: Settings) -> None:
     """Stop serving ``name``; its logged requests and feedback stay in the store."""
     config = endpoint_config(store, name)  # refuses an endpoint that does not run

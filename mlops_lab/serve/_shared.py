@@ -32,10 +32,12 @@ from ray import serve
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mlops_lab import _starting
 from mlops_lab._lock import file_lock
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.config import Settings
 from mlops_lab.protocol import RequestError
+from mlops_lab.registry._artifacts import import_ahead
 from mlops_lab.serve._errors import EndpointError
 from mlops_lab.serve._gateway import GATEWAY_APP, Gateway, code_version
 from mlops_lab.serve._http import error_response, token_digest
@@ -58,6 +60,9 @@ class SharedRouter(Gateway):
     """
 
     def __init__(self, namespace: str, spill_dir: str) -> None:
+        # The replica is started ahead of any endpoint: what loading a model imports is
+        # imported meanwhile, so that the first deploy does not wait for it.
+        threading.Thread(target=_import_ahead, daemon=True, name="import-ahead").start()
         super().__init__()
         self.namespace = namespace
         self.spill_dir = Path(spill_dir)
@@ -142,6 +147,13 @@ class SharedRouter(Gateway):
         threading.Thread(target=close, daemon=True, name=f"retire-{name}").start()
 
 
+def _import_ahead() -> None:
+    try:
+        import_ahead()
+    except Exception as exc:  # the first load raises it, with what to do
+        log.info("The model loaders could not be imported ahead: %s", exc)
+
+
 def _unknown(endpoint: str) -> RequestError:
     return RequestError(
         404, "unknown_endpoint", f"No endpoint is named {endpoint!r}. List the endpoints "
@@ -181,11 +193,19 @@ def run_shared(
         _deploy(settings, new, running=running is not None)
 
 
-def start_shared(settings: Settings) -> None:
-    """Start the shared application, with no endpoint and the lab's token, unless one runs."""
+def start_shared(settings: Settings, wait: bool = True) -> None:
+    """Start the shared application, with no endpoint and the lab's token, unless one runs.
+
+    Args:
+        settings: The lab's settings.
+        wait: Whether to wait until its replica answers (see :func:`_until_up`); without,
+            this returns once Serve has the application (and its proxy serves).
+    """
     with _changes_lock(settings):
         if GATEWAY_APP not in serve.status().applications:
-            _deploy(settings, {"auth": token_digest(settings.auth_token), "endpoints": {}})
+            _submit(settings, {"auth": token_digest(settings.auth_token), "endpoints": {}})
+    if wait:
+        _until_up()
 
 
 def running_config() -> dict[str, Any] | None:
@@ -228,11 +248,21 @@ def result_of(response: Any, timeout_s: float | None = None) -> Any:
 
 
 def _deploy(settings: Settings, config: dict[str, Any], running: bool = False) -> None:
-    """Run the shared application with ``config``; on a running one, until it serves it.
+    """Run the shared application with ``config``, until its replica serves it.
 
-    ``serve.run`` would poll the application's status once a second; a change of a running
-    replica's configuration is instead submitted, and its replica asked until it serves it.
+    ``serve.run`` would poll the application's status once a second. The application is
+    instead submitted, and its replica asked: a new one answers as soon as it is up, a
+    running one once it has taken the new configuration.
     """
+    _submit(settings, config)
+    if running:
+        _until_served(config)
+    else:
+        _until_up()
+
+
+def _submit(settings: Settings, config: dict[str, Any]) -> None:
+    """Hand the shared application with ``config`` to Serve, without waiting for it."""
     init_args = (settings.namespace, str(settings.home.absolute() / "spill"))
     deployment = serve.deployment(
         name="shared",
@@ -244,12 +274,37 @@ def _deploy(settings: Settings, config: dict[str, Any], running: bool = False) -
     )(SharedRouter)
     deployment._version = code_version(("shared", *init_args))  # reconfigure in place
     app = deployment.bind(*init_args)
-    if not running:
-        serve.run(app, name=GATEWAY_APP, route_prefix="/")
-        return
     target = serve.RunTarget(app, name=GATEWAY_APP, route_prefix="/")
     serve.run_many([target], wait_for_applications_running=False)
-    _until_served(config)
+
+
+def _until_up(every_s: float = 1.0) -> None:
+    """Wait until a new shared application's replica answers, or its start has failed.
+
+    A call through the application's handle waits for a replica and is answered as soon as
+    one is up; every ``every_s`` without an answer, the application's status says whether
+    its replica failed to start.
+    """
+    handle = serve.get_app_handle(GATEWAY_APP)
+    deadline = time.monotonic() + _starting.WAIT_S
+    while time.monotonic() < deadline:
+        response = handle.current_config.remote()
+        try:
+            result_of(response, timeout_s=every_s)
+            return
+        except TimeoutError:
+            response.cancel()
+        status = serve.status().applications.get(GATEWAY_APP)
+        if status is None or status.status == "DEPLOY_FAILED":
+            raise EndpointError(
+                "The lab's shared application failed to start: "
+                f"{status.message if status else 'it was deleted meanwhile'}. The lab's "
+                "Ray log says more (mlops-lab status); connect again to retry."
+            )
+    raise EndpointError(
+        f"The lab's shared application did not start within {_starting.WAIT_S:.0f} s. The "
+        "machine may be busy: wait, or free some cores and connect again."
+    )
 
 
 def _until_served(config: dict[str, Any], every_s: float = 0.02) -> None:

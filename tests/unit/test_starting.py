@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from mlops_lab import LabError
-from mlops_lab._starting import StartError, Starting, Step
+from mlops_lab import LabError, _starting
+from mlops_lab._starting import StartError, Starting, Step, in_front
 from tests._eventually import eventually
 
 
@@ -83,3 +83,45 @@ def test_each_change_of_state_is_shown_and_a_failing_display_changes_nothing() -
     assert seen == [
         ["starting", "waiting"], ["up", "waiting"], ["up", "starting"], ["up", "up"],
     ]  # fmt: skip
+
+
+def test_what_is_started_ahead_waits_for_the_steps_and_for_calls_in_front() -> None:
+    """``then`` runs after the last step, and not while a call the user waits for (a
+    deploy) is in flight; once that call ends it runs, and a wait for the whole start
+    returns. An error in it is logged, not raised."""
+    in_front_when_ran: list[int] = []
+    deploying, release = _gate()
+
+    def deploy() -> None:
+        with in_front():
+            deploying.set()
+            release.wait(10)
+
+    def ahead() -> None:
+        in_front_when_ran.append(_starting._in_front)
+        raise RuntimeError("the raylet refused")
+
+    caller = threading.Thread(target=deploy)
+    caller.start()
+    assert deploying.wait(10)
+    start = Starting([("Serve", lambda: None)], then=ahead)
+    start.wait("Serve", timeout=10)  # the step is up while the call is still in front
+    release.set()
+    start.wait(timeout=10)  # every step, and what is started ahead
+    assert in_front_when_ran == [0]
+    caller.join(10)
+
+
+def test_in_front_marks_each_call_of_a_function_and_ends_when_it_raises() -> None:
+    """As a decorator, each call is in front while it runs, and no longer once it raised."""
+    counts: list[int] = []
+
+    @in_front()
+    def deploy() -> None:
+        counts.append(_starting._in_front)
+        raise ValueError("no such model")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="no such model"):
+            deploy()
+    assert counts == [1, 1] and _starting._in_front == 0
