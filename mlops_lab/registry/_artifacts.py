@@ -122,8 +122,11 @@ def check_trusted(
 
 
 def import_ahead() -> None:
-    """Import what loading an artifact needs (skops, and with it scikit-learn: most of a
-    second), so that a process started ahead loads its first model without that wait."""
+    """Import what loading an artifact needs: skops, and with it scikit-learn.
+
+    That takes most of a second; a process started ahead of its first model (the shared
+    router's replica) does it while it waits, so that its first load does not.
+    """
     _skops()
 
 
