@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # What serving and tuning need (Ray Serve, Tune, scikit-learn: seconds of imports) loads on
 # first use, or in the thread that starts Serve: connect() returns without waiting for it.
 
+log = logging.getLogger(__name__)
 _current: Lab | None = None
 
 
@@ -450,7 +451,7 @@ def _start_in_background(lab: Lab) -> None:
     """
     settings = lab.settings
 
-    def start_shared() -> None:
+    def shared() -> None:
         from mlops_lab.serve._shared import start_shared
 
         start_shared(settings)
@@ -459,7 +460,7 @@ def _start_in_background(lab: Lab) -> None:
 
     show = StartLine() if in_notebook() else None
     lab._starting = _starting.begin(
-        [(_starting.SERVE, lambda: _start_serve(settings)), (_starting.SHARED, start_shared)],
+        [(_starting.SERVE, lambda: _start_serve(settings)), (_starting.SHARED, shared)],
         on_change=show,
         then=lab.warm.refill,
     )
@@ -495,5 +496,8 @@ def _start_serve(settings: Settings) -> None:
         while not started.done() and not _serve_running():
             time.sleep(0.05)
         if not started.done():
-            start_shared(settings, wait=False)
+            try:
+                start_shared(settings, wait=False)
+            except Exception as exc:  # the shared router's own step tries again, and says
+                log.info("The shared application waits for Serve's start: %s", exc)
         started.result()
