@@ -481,9 +481,13 @@ def _start_serve(settings: Settings) -> None:
     machine takes seconds to start: the controller then starts them side by side, not one
     after the other.
     """
+    from ray import serve
+
+    # Serve's own lines on this driver (its start, each handle's router) would be printed
+    # into whichever notebook cell runs at the time: the lab's status line says what starts.
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
     if _serve_running():
         return
-    from ray import serve
 
     from mlops_lab.serve._shared import start_shared
 

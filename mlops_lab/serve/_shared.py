@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import serve
+from ray.serve.exceptions import DeploymentUnavailableError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -283,7 +284,8 @@ def _until_up(every_s: float = 1.0) -> None:
 
     A call through the application's handle waits for a replica and is answered as soon as
     one is up; every ``every_s`` without an answer, the application's status says whether
-    its replica failed to start.
+    its replica failed to start. A handle that still knows only an application deleted
+    before this one refuses calls until Serve tells it of the new one: that is waited out.
     """
     handle = serve.get_app_handle(GATEWAY_APP)
     deadline = time.monotonic() + _starting.WAIT_S
@@ -294,6 +296,8 @@ def _until_up(every_s: float = 1.0) -> None:
             return
         except TimeoutError:
             response.cancel()
+        except DeploymentUnavailableError:
+            time.sleep(every_s)
         status = serve.status().applications.get(GATEWAY_APP)
         if status is None or status.status == "DEPLOY_FAILED":
             raise EndpointError(
