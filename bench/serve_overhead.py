@@ -11,10 +11,10 @@
    off must have no row (``quiet_logged``: 0), which shows each switch took effect in time.
 4. A second endpoint on the same two versions routed by Thompson sampling under feedback
    (``ep.bandit([...], policy="thompson", reward="reward")``): while the load runs, the
-   requests answered more than 1.5 s earlier (their rows are then in the store) get a reward
-   by request id, ``POST /<ep>/feedback`` twice a second, so the policy is updated while it
-   decides. ``bandit_p99_ratio`` is its p99 under load over the split router's (2), both
-   logging; ``bandit_updates`` counts the rewards its policy learned from.
+   requests answered more than 1.5 s of its load earlier (their rows are then in the store)
+   get a reward by request id, ``POST /<ep>/feedback`` twice a second, so the policy is
+   updated while it decides. ``bandit_p99_ratio`` is its p99 under load over the split
+   router's (2), both logging; ``bandit_updates`` counts the rewards its policy learned from.
 
 Each is driven over HTTP by the same asyncio client (aiohttp), one instance per request,
 with a warm-up first, twice: at ``--concurrency`` clients (8) for throughput, where every
@@ -98,9 +98,13 @@ class Bare:
 class Feedback:
     """Rewards for a bandit's answers, sent by request id in batches while the load runs.
 
-    A request gets its reward once it was answered ``delay_s`` ago (its row is in the store
-    by then), so feedback is neither refused nor kept waiting; the first model earns more
-    often than the second, so the bandit has something to learn.
+    A request gets its reward once the bandit has been under load for ``delay_s`` since it
+    was answered (its row is in the store by then), so feedback is neither refused nor kept
+    waiting; the first model earns more often than the second, so the bandit has something
+    to learn. The delay is counted on a clock that runs only during the bandit's own slices:
+    the requests answered near the end of one slice are rewarded through the first
+    ``delay_s`` of the next, at the rate they came in, as in one unbroken run, rather than
+    in one batch as the slice begins.
     """
 
     def __init__(self, url: str, best: str, delay_s: float = 1.5, every_s: float = 0.5) -> None:
@@ -108,23 +112,37 @@ class Feedback:
         self.waiting: deque[tuple[float, str, str]] = deque()  # (answered at, id, model)
         self.rng = random.Random(0)
         self.sent = self.refused = 0
+        self._loaded_s = 0.0  # the bandit's time under load before the current slice
+        self._slice_began = time.perf_counter()
+
+    def _clock(self) -> float:
+        """Seconds the bandit has been under load, over all its slices so far."""
+        return self._loaded_s + time.perf_counter() - self._slice_began
 
     def answered(self, answer: dict[str, Any]) -> None:
-        now = time.perf_counter()
+        now = self._clock()
         for request_id, model in zip(answer["request_ids"], answer["models"], strict=True):
             self.waiting.append((now, request_id, model))
 
     async def run(self, session: aiohttp.ClientSession, deadline: float) -> None:
         """Until ``deadline``, every ``every_s``, reward the requests answered long enough
-        ago (at the start of a slice: those left from the bandit's earlier slices)."""
+        ago on the bandit's clock."""
         while True:
             await self._send_due(session)
             if time.perf_counter() + self.every_s >= deadline:
                 return
             await asyncio.sleep(self.every_s)
 
+    def resume(self) -> None:
+        """Start the bandit's clock: one of its slices begins."""
+        self._slice_began = time.perf_counter()
+
+    def pause(self) -> None:
+        """Stop the bandit's clock: its slice has ended, its last answers are in."""
+        self._loaded_s = self._clock()
+
     async def _send_due(self, session: aiohttp.ClientSession) -> None:
-        cutoff, items = time.perf_counter() - self.delay_s, []
+        cutoff, items = self._clock() - self.delay_s, []
         while self.waiting and self.waiting[0][0] <= cutoff:
             _, request_id, model = self.waiting.popleft()
             chance = 0.6 if model == self.best else 0.4
@@ -164,7 +182,11 @@ async def _drive(
 
     began = time.perf_counter()
     rewards = [] if feedback is None else [feedback[0].run(feedback[1], deadline)]
+    if feedback is not None:
+        feedback[0].resume()
     await asyncio.gather(*(client() for _ in range(concurrency)), *rewards)
+    if feedback is not None:
+        feedback[0].pause()
     elapsed = time.perf_counter() - began
     return {"latencies": latencies, "elapsed": elapsed, "errors": errors, "ids": ids}
 
