@@ -342,7 +342,7 @@ def main() -> None:
 
             def change() -> None:
                 if logging_on[0] != on:
-                    run_endpoint("bench", {**config, "log": on}, lab.settings)
+                    run_endpoint("bench", {**config, "log": on}, lab.settings, may_move=False)
                     logging_on[0] = on
 
             return change

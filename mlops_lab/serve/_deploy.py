@@ -111,7 +111,7 @@ def change_routes(
     for arm in set(routes.models) - set(current.models):
         _check_loads(registry, arm, trust, kind)
     _check_same_inputs(registry, routes.models)
-    run_endpoint(name, config, settings)
+    run_endpoint(name, config, settings, may_move=False)
     _record(store, name, "running", config, kind)
 
 
@@ -171,12 +171,16 @@ def _current(store: StoreClient, name: str) -> dict[str, Any] | None:
     return _json(rows[0]["config"]) if rows else None
 
 
-def run_endpoint(name: str, config: dict[str, Any], settings: Settings) -> None:
+def run_endpoint(
+    name: str, config: dict[str, Any], settings: Settings, *, may_move: bool = True
+) -> None:
     """Serve ``name`` with ``config`` and the token digest of ``settings``.
 
     A shared endpoint is a change of the shared application's configuration; an isolated
     one runs its own application. Either way the gateway's own paths then ask for this
     token, and an endpoint that moved is served by the new place before the old one stops.
+    ``may_move=False`` says the endpoint stays where it is (a change of routes), so there
+    is no application of its own to look for.
     """
     auth = token_digest(settings.auth_token)
     served = {key: config[key] for key in ("routes", "trust", "limits", "log")} | {"auth": auth}
@@ -192,7 +196,7 @@ def run_endpoint(name: str, config: dict[str, Any], settings: Settings) -> None:
     else:
         _starting.wait_for(_starting.SHARED)
         run_shared(settings, auth=auth, endpoint=name, served=served)
-        if name in serve.status().applications:  # it had an application of its own
+        if may_move and name in serve.status().applications:  # it had an application
             delete_router(name)
 
 

@@ -14,6 +14,14 @@ The running replica is the source of each shared endpoint's configuration (its t
 digest is not stored elsewhere), so a change reads it there, changes one part and runs the
 application again, under a lock in the lab's folder that serialises the changes of every
 process on this machine.
+
+Serve hands a new ``user_config`` to the replica only at its next control-loop pass, after
+the replica's status is checked: a few hundred milliseconds. So a change, once Serve has
+it (and a restarted replica would get it), also hands it to the running replica itself,
+through the application's handle. Each configuration carries a ``generation``, one more
+than the one it replaces, and a replica takes only a configuration newer than its own:
+when Serve's copy of the same change arrives, or an older one still on its way, it is
+ignored.
 """
 
 from __future__ import annotations
@@ -68,27 +76,43 @@ class SharedRouter(Gateway):
         self.namespace = namespace
         self.spill_dir = Path(spill_dir)
         self.routers: dict[str, Router] = {}
-        self._config: dict[str, Any] = {"auth": None, "endpoints": {}}
+        self._config: dict[str, Any] = {"auth": None, "endpoints": {}, "generation": -1}
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._changing = threading.Lock()  # Serve's reconfigure, and a change handed over
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """Take the gateway's token and the endpoints' configurations, and match them.
 
         A new endpoint gets a router, a changed one its new routes, and one left out is
-        retired: it answers no new request, and its log is closed once its requests end.
+        retired: it answers no new request, and its log is closed once its requests end. A
+        configuration no newer than the one served (by its ``generation``) is ignored.
         """
-        super().reconfigure(config)
-        wanted: dict[str, Any] = config.get("endpoints", {})
-        for name in [name for name in self.routers if name not in wanted]:
-            self._retire(name)
-        for name, served in wanted.items():
-            router = self.routers.get(name)
-            if router is None:
-                router = Router(name, self.namespace, str(self.spill_dir / name))
-            router.reconfigure(served)  # a new router serves once it has its routes
-            self.routers[name] = router
-        self._config = {"auth": config.get("auth"), "endpoints": dict(wanted)}
+        generation = int(config.get("generation", 0))
+        with self._changing:
+            if generation <= self._config["generation"]:
+                return
+            super().reconfigure(config)
+            wanted: dict[str, Any] = config.get("endpoints", {})
+            for name in [name for name in self.routers if name not in wanted]:
+                self._retire(name)
+            for name, served in wanted.items():
+                router = self.routers.get(name)
+                if router is None:
+                    router = Router(name, self.namespace, str(self.spill_dir / name))
+                router.reconfigure(served)  # a new router serves once it has its routes
+                self.routers[name] = router
+            self._config = {
+                "auth": config.get("auth"), "endpoints": dict(wanted), "generation": generation
+            }  # fmt: skip
+
+    def take_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Take a change handed over by :func:`run_shared` (a handle call).
+
+        Returns the configuration served then: that change, or a newer one.
+        """
+        self.reconfigure(config)
+        return self._config
 
     def current_config(self) -> dict[str, Any]:
         """The configuration this replica serves (a handle call, for :func:`run_shared`)."""
@@ -189,8 +213,9 @@ def run_shared(
             else:
                 endpoints[endpoint] = served
         new = {"auth": config["auth"] if auth is ... else auth, "endpoints": endpoints}
-        if new == running:
+        if running is not None and new == _content(running):
             return  # a serve.run takes a second even when nothing changes
+        new["generation"] = int(config.get("generation", 0)) + 1
         _deploy(settings, new, running=running is not None)
 
 
@@ -204,7 +229,9 @@ def start_shared(settings: Settings, wait: bool = True) -> None:
     """
     with _changes_lock(settings):
         if GATEWAY_APP not in serve.status().applications:
-            _submit(settings, {"auth": token_digest(settings.auth_token), "endpoints": {}})
+            auth = token_digest(settings.auth_token)
+            first: dict[str, Any] = {"auth": auth, "endpoints": {}, "generation": 0}
+            _submit(settings, first)
     if wait:
         _until_up()
 
@@ -248,16 +275,21 @@ def result_of(response: Any, timeout_s: float | None = None) -> Any:
         return pool.submit(response.result, timeout_s=timeout_s).result()
 
 
+def _content(config: dict[str, Any]) -> dict[str, Any]:
+    """A configuration without its generation: what it serves."""
+    return {key: value for key, value in config.items() if key != "generation"}
+
+
 def _deploy(settings: Settings, config: dict[str, Any], running: bool = False) -> None:
     """Run the shared application with ``config``, until its replica serves it.
 
     ``serve.run`` would poll the application's status once a second. The application is
-    instead submitted, and its replica asked: a new one answers as soon as it is up, a
-    running one once it has taken the new configuration.
+    instead submitted, and then a new replica is waited for until it answers, and a
+    running one is handed the change (see the module's notes).
     """
     _submit(settings, config)
     if running:
-        _until_served(config)
+        _hand_over(config)
     else:
         _until_up()
 
@@ -311,14 +343,19 @@ def _until_up(every_s: float = 1.0) -> None:
     )
 
 
-def _until_served(config: dict[str, Any], every_s: float = 0.02) -> None:
-    """Wait until the shared replica serves ``config`` (Serve has called its reconfigure)."""
-    deadline = time.monotonic() + _ASK_S
-    while time.monotonic() < deadline:
-        if _served_config() == config:
-            return
-        time.sleep(every_s)
-    raise EndpointError(
-        f"The lab's shared application did not take its new configuration within "
-        f"{_ASK_S:.0f} s. Its replica may be restarting: lab.status() says how it is."
-    )
+def _hand_over(config: dict[str, Any]) -> None:
+    """Hand the running shared replica the change ``config``, which Serve has, until taken."""
+    try:
+        handle = serve.get_app_handle(GATEWAY_APP)
+        served = result_of(handle.take_config.remote(config), timeout_s=_ASK_S)
+    except Exception as exc:
+        raise EndpointError(
+            f"The lab's shared application did not take its new configuration within "
+            f"{_ASK_S:.0f} s ({type(exc).__name__}: {exc}). Serve has it and hands it to the "
+            "replica when it answers: lab.status() says how it is."
+        ) from None
+    if served["generation"] < config["generation"]:  # a defect: the change is not served
+        raise EndpointError(
+            f"The lab's shared application serves change {served['generation']}, not "
+            f"{config['generation']}. Run the change again."
+        )

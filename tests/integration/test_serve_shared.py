@@ -108,3 +108,26 @@ def _rows_of(lab: Lab, ids: list[str]) -> pd.DataFrame:
     )
     assert len(rows) >= len(ids), f"{len(rows)} of {len(ids)} rows"
     return rows
+
+
+def test_a_change_is_served_when_its_call_returns_and_an_older_one_is_ignored(
+    lab: Lab, model: str
+) -> None:
+    """A change of routes is handed to the running replica, so it is served when the call
+    returns; a configuration older than the one served (as Serve's copy of an earlier
+    change arriving late would be) changes nothing."""
+    second = lab.registry.register(
+        "shared-lr", LogisticRegression(max_iter=500).fit(X, Y)
+    ).ref  # fmt: skip
+    endpoint = lab.deploy("shared-gen", model)
+    try:
+        handle = serve.get_app_handle(GATEWAY_APP)
+        before = handle.current_config.remote().result(timeout_s=60)
+        endpoint.split({model: 0.5, second: 0.5})
+        after = handle.current_config.remote().result(timeout_s=60)
+        assert after["generation"] == before["generation"] + 1
+        assert set(endpoint.describe()["routes"]["arms"]) == {model, second}
+        assert handle.take_config.remote(before).result(timeout_s=60) == after
+        assert handle.current_config.remote().result(timeout_s=60) == after
+    finally:
+        endpoint.undeploy()
