@@ -399,14 +399,18 @@ def attach(settings: Settings, start: bool) -> Lab:
             runtime_env=job_runtime_env(),
         )
     serve_running = _serve_running()
+    if not serve_running:
+        # A process starts for the store actor below, on one core: beside it, on the other,
+        # one for Serve's controller, which then starts at once when connect returns.
+        prestart_cold(1)
     lab = Lab(settings, head, address)
     # A new store actor takes a process start: alone on the cores, it answers in about
     # two seconds; beside Serve's start it took four times as long.
     lab.store.info()
     if not serve_running:
-        # Serve's controller and proxy and the shared router each need a process, and each
-        # would wait for its start in turn: these start at once instead.
-        prestart_cold(3)
+        # Serve's proxy and the shared router each need a process too, and each would wait
+        # for its start in turn, once the controller asks: these start now instead.
+        prestart_cold(2)
     _start_in_background(lab)
     global _current
     _current = lab
