@@ -348,11 +348,11 @@ def _hand_over(config: dict[str, Any]) -> None:
     try:
         handle = serve.get_app_handle(GATEWAY_APP)
         served = result_of(handle.take_config.remote(config), timeout_s=_ASK_S)
-    except Exception as exc:
+    except Exception as exc:  # no answer within _ASK_S, or the replica's own error
         raise EndpointError(
-            f"The lab's shared application did not take its new configuration within "
-            f"{_ASK_S:.0f} s ({type(exc).__name__}: {exc}). Serve has it and hands it to the "
-            "replica when it answers: lab.status() says how it is."
+            f"The lab's shared application did not take its new configuration "
+            f"({type(exc).__name__}: {exc}). Serve has it too and hands it to the replica "
+            "when it answers: lab.status() says how it is."
         ) from None
     if served["generation"] < config["generation"]:  # a defect: the change is not served
         raise EndpointError(
