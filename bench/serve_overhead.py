@@ -74,9 +74,13 @@ from starlette.responses import JSONResponse
 from mlops_lab._warm import cold_runtime_env
 from mlops_lab.serve._deploy import endpoint_config, run_endpoint
 
-# Idle time after each slice, longer than the request log's flush interval (0.2 s), so that
-# a slice's last writes land in the pause instead of in the next target's slice.
+# Idle time after each slice, so that a slice's last writes mostly land in the pause (the
+# request log writes once a second: the rest are spread by the balanced order).
 PAUSE_S = 0.5
+# Idle time after the benchmark's own switch of logging: Serve hands the replica its copy of
+# the change a few hundred ms after the lab has handed it over, and that work is the
+# switch's, not the next slice's.
+SWITCH_SETTLE_S = 0.5
 
 
 class Bare:
@@ -344,6 +348,7 @@ def main() -> None:
                 if logging_on[0] != on:
                     run_endpoint("bench", {**config, "log": on}, lab.settings, may_move=False)
                     logging_on[0] = on
+                    time.sleep(SWITCH_SETTLE_S)
 
             return change
 
