@@ -250,14 +250,26 @@ def running_config() -> dict[str, Any] | None:
 
 def _served_config() -> dict[str, Any]:
     """Ask the running replica what it serves (see :func:`running_config`)."""
+    return _ask_replica(  # type: ignore[no-any-return]
+        "current_config", failed=f"did not say what it serves within {_ASK_S:.0f} s",
+        after="nothing was changed. Its replica may still be starting: try again in a "
+        "moment (lab.status() says how far it is).",
+    )  # fmt: skip
+
+
+def _ask_replica(method: str, *args: Any, failed: str, after: str) -> Any:
+    """Call ``method`` of the running shared replica through the application's handle.
+
+    Raises:
+        EndpointError: no answer within ``_ASK_S``, or the replica's own error; the message
+            says what ``failed``, the cause, and ``after`` it what stands and what to do.
+    """
     try:
         handle = serve.get_app_handle(GATEWAY_APP)
-        return result_of(handle.current_config.remote(), timeout_s=_ASK_S)  # type: ignore[no-any-return]
-    except Exception as exc:  # a change made without it could drop the other endpoints
+        return result_of(getattr(handle, method).remote(*args), timeout_s=_ASK_S)
+    except Exception as exc:
         raise EndpointError(
-            f"The lab's shared application did not say what it serves within {_ASK_S:.0f} "
-            f"s ({type(exc).__name__}: {exc}); nothing was changed. Its replica may still "
-            "be starting: try again in a moment (lab.status() says how far it is)."
+            f"The lab's shared application {failed} ({type(exc).__name__}: {exc}); {after}"
         ) from None
 
 
@@ -344,18 +356,12 @@ def _until_up(every_s: float = 1.0) -> None:
 
 
 def _hand_over(config: dict[str, Any]) -> None:
-    """Hand the running shared replica the change ``config``, which Serve has, until taken."""
-    try:
-        handle = serve.get_app_handle(GATEWAY_APP)
-        served = result_of(handle.take_config.remote(config), timeout_s=_ASK_S)
-    except Exception as exc:  # no answer within _ASK_S, or the replica's own error
-        raise EndpointError(
-            f"The lab's shared application did not take its new configuration "
-            f"({type(exc).__name__}: {exc}). Serve has it too and hands it to the replica "
-            "when it answers: lab.status() says how it is."
-        ) from None
-    if served["generation"] < config["generation"]:  # a defect: the change is not served
-        raise EndpointError(
-            f"The lab's shared application serves change {served['generation']}, not "
-            f"{config['generation']}. Run the change again."
-        )
+    """Hand the running shared replica the change ``config``, which Serve has, until taken.
+
+    The replica serves this change or a newer one when the call returns.
+    """
+    _ask_replica(
+        "take_config", config, failed="did not take its new configuration",
+        after="Serve has it too and hands it to the replica when it answers: lab.status() "
+        "says how it is.",
+    )  # fmt: skip
