@@ -1,9 +1,14 @@
 """Feedback by request id: checked, stored once, and learned from by every router replica.
 
-The store is where replicas meet: feedback is written there (idempotent: a request's
+The store is where replicas meet: feedback is written there, once per request (a request's
 feedback id is its request id), the replica that took it learns from it at once, and every
 replica reads new feedback for its routes every second, so all of them, and any replica
 started later, learn the same. A new bandit replays all feedback on its routes in order.
+
+Feedback costs the serving process little, as it arrives in batches while predictions are
+served: the store looks the requests up and writes their feedback in one call, so the
+replica converts no rows and makes one round trip; a server waits for that call in a thread,
+and learns on its event loop, where nothing waits for the thread's turn at the interpreter.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlops_lab._text import encodable
@@ -49,17 +55,6 @@ _ALL_EVENTS_SQL = _EVENTS_SQL.format(only="")
 _NEW_EVENTS_SQL = _EVENTS_SQL.format(
     only="AND r.request_id BETWEEN $4 AND $5 AND list_contains($6::VARCHAR[], f.feedback_id)"
 )
-# Request ids sort by time and feedback is about recent requests, so a lookup bounds the ids
-# by the smallest and largest asked for: DuckDB then skips the rest of the log by its
-# min/max statistics instead of scanning it all. A feedback id is its request id.
-_REQUESTS_SQL = """
-SELECT r.request_id, r.endpoint, r.status, r.arm, r.prediction, r.features, r.route_id,
-       f.feedback_id IS NOT NULL AS has_feedback
-FROM requests r
-LEFT JOIN (SELECT feedback_id FROM feedback WHERE feedback_id BETWEEN $1 AND $2) f
-    ON f.feedback_id = r.request_id
-WHERE r.request_id BETWEEN $1 AND $2 AND list_contains($3::VARCHAR[], r.request_id)
-"""
 
 
 def take_feedback(
@@ -68,23 +63,38 @@ def take_feedback(
     """Store feedback on requests this endpoint served, once each, and learn from it.
 
     ``learner`` (the replica's) learns at once from the feedback on the routes served now.
+    A server runs the two steps apart: :func:`store_feedback` off its event loop (it waits
+    for the store), then :func:`learn_feedback` on it.
 
     Raises:
         RequestError: 404 for request ids the endpoint never served, 400 for feedback on a
             refused request or a reward the policy cannot take, 503 while the store is away
             or when it fails to take the feedback.
     """
+    return learn_feedback(learner, items, store_feedback(replica, items, source))
+
+
+def store_feedback(replica: Replica, items: list[FeedbackItem], source: str) -> Stored:
+    """Check feedback and store it, once per request.
+
+    The step of :func:`take_feedback` that waits for the store.
+
+    Raises:
+        RequestError: as :func:`take_feedback`.
+    """
     active = replica.active
     if active is not None:
         _check_rewards(active, items)
+    given = [
+        {
+            "request_id": item.request_id,
+            "truth": json.dumps(item.truth) if item.has_truth else None,
+            "reward": item.reward,
+        }
+        for item in items
+    ]
     try:
-        served = _find_requests(replica, [item.request_id for item in items])
-        duplicates = {request_id for request_id, row in served.items() if row["has_feedback"]}
-        fresh = [item for item in items if item.request_id not in duplicates]
-        now = datetime.now(UTC).replace(tzinfo=None)
-        if fresh:
-            rows = [_feedback_row(item, now, source, served[item.request_id]) for item in fresh]
-            replica.store.write({"feedback": rows})
+        return Stored(active, _store(replica, given, source))
     except StoreUnavailableError as exc:
         raise RequestError(
             503, "store_unavailable", f"The lab's store is away ({encodable(str(exc))}). Send "
@@ -102,14 +112,37 @@ def take_feedback(
             f"({type(exc).__name__}: {encodable(str(exc))[:500]}). Send it again in a moment; "
             "the lab's log says more.",
         ) from None  # fmt: skip
+
+
+def learn_feedback(learner: Learner, items: list[FeedbackItem], stored: Stored) -> dict[str, Any]:
+    """Learn from feedback just stored.
+
+    The step of :func:`take_feedback` that waits for nothing.
+
+    Returns:
+        The answer to give the sender: ``{"received": n, "duplicates": [...]}``.
+    """
+    requests = stored.taken["requests"]
+    duplicates = sorted(i.request_id for i in items if requests[i.request_id]["has_feedback"])
+    fresh = [item for item in items if not requests[item.request_id]["has_feedback"]]
+    active = stored.active
     if active is not None:
+        now = stored.taken["time"]
         events = [
-            (item.request_id, now, item.truth, item.reward, served[item.request_id])
+            (item.request_id, now, item.truth, item.reward, requests[item.request_id])
             for item in fresh
-            if served[item.request_id]["route_id"] == active.routes.route_id
+            if requests[item.request_id]["route_id"] == active.routes.route_id
         ]
         learner.apply(active, events)
-    return {"received": len(fresh), "duplicates": sorted(duplicates)}
+    return {"received": len(fresh), "duplicates": duplicates}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Feedback the store took, and the routes served when it was given."""
+
+    active: Active | None
+    taken: dict[str, Any]  # what StoreClient.add_feedback returned
 
 
 def _check_rewards(active: Active, items: list[FeedbackItem]) -> None:
@@ -124,53 +157,42 @@ def _check_rewards(active: Active, items: list[FeedbackItem]) -> None:
             )  # fmt: skip
 
 
-def _find_requests(replica: Replica, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The log rows of ``ids``, waiting briefly for rows still in some replica's buffer."""
-    found = _query_requests(replica, ids)
+def _store(replica: Replica, given: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """Store ``given``, waiting briefly for request rows still in some replica's buffer."""
+    ids = [item["request_id"] for item in given]
     deadline = time.monotonic() + _WAIT_FOR_REQUESTS_S
-    while len(found) < len(ids) and time.monotonic() < deadline:
-        replica.log.flush(timeout=0.5)
-        found |= _query_requests(replica, [i for i in ids if i not in found])
-        if len(found) < len(ids):
+    flushed = False
+    while True:
+        taken = replica.store.add_feedback(replica.endpoint, given, source)
+        found = taken["requests"]
+        if taken["stored"] or all(i in found for i in ids) or time.monotonic() >= deadline:
+            break
+        if flushed:  # this replica's rows are stored: the rest may be in another's buffer
             time.sleep(0.1)
-    others = [i for i in ids if i not in found or found[i]["endpoint"] != replica.endpoint]
+        replica.log.flush(timeout=0.5)
+        flushed = True
+    if not taken["stored"]:
+        raise _refusal(replica.endpoint, ids, found)
+    return taken
+
+
+def _refusal(endpoint: str, ids: list[str], found: dict[str, dict[str, Any]]) -> RequestError:
+    """Why the store took none of the feedback: a request not this endpoint's, or refused."""
+    others = [i for i in ids if i not in found or found[i]["endpoint"] != endpoint]
     if others:
-        raise RequestError(
-            404, "unknown_request_id", f"The endpoint '{replica.endpoint}' served no request "
+        return RequestError(
+            404, "unknown_request_id", f"The endpoint '{endpoint}' served no request "
             f"with the id {others[0]!r}" + (f" (nor {len(others) - 1} more)" if len(others) > 1
             else "") + ". Use the ids from the 'request_ids' of a prediction.",
             field="request_id", expected="an id from a prediction's request_ids",
             received=repr(others[0]),
         )  # fmt: skip
-    refused = [i for i in ids if found[i]["status"] != 200]
-    if refused:
-        raise RequestError(
-            400, "refused_request", f"The request {refused[0]!r} was refused "
-            f"({found[refused[0]]['status']}), so it has no prediction to give feedback on.",
-            field="request_id", received=repr(refused[0]),
-        )  # fmt: skip
-    return found
-
-
-def _query_requests(replica: Replica, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The log rows of ``ids``, each with whether it has feedback already."""
-    rows = replica.store.query(_REQUESTS_SQL, [min(ids), max(ids), ids]).to_pylist()
-    return {row["request_id"]: row for row in rows}
-
-
-def _feedback_row(
-    item: FeedbackItem, now: datetime, source: str, request: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "feedback_id": item.request_id,  # one feedback per request: a repeat is ignored
-        "request_id": item.request_id,
-        "time": now,
-        "truth": json.dumps(item.truth) if item.has_truth else None,
-        "reward": item.reward,
-        "source": source,
-        "endpoint": request["endpoint"],
-        "route_id": request["route_id"],
-    }
+    refused = next(i for i in ids if found[i]["status"] != 200)
+    return RequestError(
+        400, "refused_request", f"The request {refused!r} was refused "
+        f"({found[refused]['status']}), so it has no prediction to give feedback on.",
+        field="request_id", received=repr(refused),
+    )  # fmt: skip
 
 
 class Learner:

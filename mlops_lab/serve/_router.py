@@ -41,7 +41,7 @@ from mlops_lab.protocol import (
     to_json_values,
 )
 from mlops_lab.routing._rollout import Routes
-from mlops_lab.serve._feedback import Learner, take_feedback
+from mlops_lab.serve._feedback import Learner, learn_feedback, store_feedback, take_feedback
 from mlops_lab.serve._http import (
     error_response,
     json_response,
@@ -191,12 +191,11 @@ class Router:
                 raise body
             payload = read_json(body, max_bytes=self.limits.max_body_bytes)
             items = parse_feedback(payload, max_items=self.limits.max_instances)
-            answer = await asyncio.to_thread(
-                take_feedback, self.replica, self.learner, items, "http"
-            )
+            # The thread only waits for the store; learning is quick, and done here.
+            stored = await asyncio.to_thread(store_feedback, self.replica, items, "http")
         except RequestError as error:
             return error_response(error)
-        return json_response(answer)
+        return json_response(learn_feedback(self.learner, items, stored))
 
     async def _http_openapi(self, request: Request) -> Response:
         active = self.active

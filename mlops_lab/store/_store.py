@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from mlops_lab.store._errors import (
     StoreError,
     StoreLockedError,
 )
+from mlops_lab.store._feedback import answered_by, feedback_rows, logged_requests
 from mlops_lab.store._migrations import MIGRATIONS, MUTABLE_TABLES
 from mlops_lab.store._readonly import check_read_only
 
@@ -31,8 +32,8 @@ Params = list[Any] | tuple[Any, ...] | Mapping[str, Any] | None
 class StoreClient:
     """What every way of reaching the store offers (in process, or through the lab).
 
-    Subclasses provide :meth:`write`, :meth:`query`, :meth:`counts` and :meth:`info`;
-    the conveniences below are built on those.
+    Subclasses provide :meth:`write`, :meth:`query`, :meth:`counts`, :meth:`info` and
+    :meth:`add_feedback`; the conveniences below are built on those.
     """
 
     def write(self, batches: Mapping[str, Batch]) -> dict[str, int]:
@@ -49,6 +50,12 @@ class StoreClient:
 
     def info(self) -> dict[str, Any]:
         """Where the store is and which schema version it holds."""
+        raise NotImplementedError
+
+    def add_feedback(
+        self, endpoint: str, items: Sequence[Mapping[str, Any]], source: str
+    ) -> dict[str, Any]:
+        """Store feedback on requests ``endpoint`` answered, each request's once, in one step."""
         raise NotImplementedError
 
     def append(self, table: str, data: Batch) -> int:
@@ -128,17 +135,43 @@ class Store(StoreClient):
         Returns:
             For each table, how many rows were inserted or replaced.
         """
-        if self.read_only:
-            raise StoreError(f"The store {self.path} was opened read-only; it cannot be written.")
+        self._refuse_read_only()
         ready = {name: conform(to_arrow(data), self._spec(name)) for name, data in batches.items()}
         with self._write_lock:
-            for name, table in ready.items():
-                self._con.register(f"_batch_{name}", table)
-            try:
-                return self._insert_all(ready)
-            finally:
-                for name in ready:
-                    self._con.unregister(f"_batch_{name}")
+            return self._write_ready(ready)
+
+    def add_feedback(
+        self, endpoint: str, items: Sequence[Mapping[str, Any]], source: str
+    ) -> dict[str, Any]:
+        """Store feedback on requests ``endpoint`` answered, each request's once, in one step.
+
+        The requests are looked up and the feedback written under the writer's lock, so the
+        check for a repeat cannot race another write. Nothing is written unless every request
+        is logged as answered (status 200) by ``endpoint``; the caller tells why from the
+        rows returned.
+
+        Args:
+            endpoint: The endpoint the feedback was given to.
+            items: ``{"request_id", "truth" (JSON text or None), "reward"}`` each, one per
+                request.
+            source: Where the feedback came from ("http", "api", ...).
+
+        Returns:
+            ``{"stored", "time", "requests"}``: whether the feedback was written, the time it
+            was given, and the log row of each request found (its endpoint, status, arm,
+            prediction, features, route id, and whether it had feedback before).
+        """
+        self._refuse_read_only()
+        ids = [item["request_id"] for item in items]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self._write_lock:
+            requests = logged_requests(self._con, ids) if ids else {}
+            stored = answered_by(endpoint, requests, ids)
+            if stored:
+                rows = feedback_rows(items, requests, now, source)
+                if rows:
+                    self._write_ready({"feedback": conform(to_arrow(rows), self._spec("feedback"))})
+        return {"stored": stored, "time": now, "requests": requests}
 
     def query(self, sql: str, params: Params = None) -> pa.Table:
         """Run one read-only statement and return an Arrow table.
@@ -175,6 +208,20 @@ class Store(StoreClient):
             "schema_version": self.schema_version,
             "read_only": self.read_only,
         }
+
+    def _refuse_read_only(self) -> None:
+        if self.read_only:
+            raise StoreError(f"The store {self.path} was opened read-only; it cannot be written.")
+
+    def _write_ready(self, ready: dict[str, pa.Table]) -> dict[str, int]:
+        """Write checked batches in one transaction; the caller holds the writer's lock."""
+        for name, table in ready.items():
+            self._con.register(f"_batch_{name}", table)
+        try:
+            return self._insert_all(ready)
+        finally:
+            for name in ready:
+                self._con.unregister(f"_batch_{name}")
 
     def _spec(self, table: str) -> TableSpec:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -175,3 +176,57 @@ def test_a_repeat_reaching_a_replica_that_never_learned_is_a_duplicate(
         for replica, learner in zip([taker, fresh], learners, strict=True):
             learner.stop()
             replica.log.close(timeout=5.0)
+
+
+def test_a_batch_with_one_id_the_endpoint_never_served_stores_none_of_it(
+    replica: Replica, learner: Learner
+) -> None:
+    """Feedback is taken whole or not at all: one unknown id refuses the batch, and the
+    policy learns nothing from the ids that were known."""
+    (known,) = serve(replica, ["m@1"], ["a"])
+    items = feedback([{"request_id": known, "truth": "a"}, {"request_id": "f" * 27, "truth": 1}])
+    with pytest.raises(RequestError) as raised:
+        take_feedback(replica, learner, items, "api")
+    assert (raised.value.status, raised.value.code) == (404, "unknown_request_id")
+    assert replica.store.query("SELECT count(*) AS n FROM feedback").column("n")[0].as_py() == 0
+    assert pulls(replica) == {}
+
+
+def test_the_same_feedback_given_at_once_on_many_threads_is_received_once(
+    replica: Replica, learner: Learner
+) -> None:
+    """The check for a repeat and the write are one step: of feedback given at the same time
+    by several callers, one is received and every other reports the duplicates."""
+    ids = serve(replica, ["m@1", "m@2"] * 4, ["a"] * 8)
+    items = feedback([{"request_id": i, "truth": "a"} for i in ids])
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: take_feedback(replica, learner, items, "api"), range(6)))
+    assert sorted(answer["received"] for answer in answers) == [0, 0, 0, 0, 0, 8]
+    assert sum(answer["duplicates"] == sorted(ids) for answer in answers) == 5
+    assert pulls(replica) == {"m@1": 4.0, "m@2": 4.0}
+
+
+def test_feedback_for_a_request_still_in_the_log_buffer_waits_for_its_row(
+    store: Store, tmp_path: Path
+) -> None:
+    """A request answered but not yet sent to the store is found: the feedback has the log
+    send it (here the log would otherwise hold it for an hour)."""
+    replica = start_replica(store, tmp_path / "spill")
+    replica.log.close(timeout=5.0)
+    replica.log = LogBuffer(store, "requests", spill_dir=tmp_path / "held", flush_every_s=3600)
+    learner = Learner(replica, every_s=3600.0)
+    assert replica.active is not None
+    learner.start_routes(replica.active)
+    try:
+        request_id = f"{7:011x}{'0' * 16}"
+        (row,) = served_rows(
+            "iris", replica.active, pd.DataFrame({"x": [1.0]}), [Decision("m@1", 1.0)],
+            [request_id], ["a"], {}, 1.0,
+        )  # fmt: skip
+        replica.log.append(row)
+        items = feedback({"request_id": request_id, "truth": "a"})
+        assert take_feedback(replica, learner, items, "api") == {"received": 1, "duplicates": []}
+        assert pulls(replica) == {"m@1": 1.0}
+    finally:
+        learner.stop()
+        replica.log.close(timeout=5.0)
