@@ -44,7 +44,6 @@ def parse_instances(
 
 
 def _instances(payload: Any, inputs: list[dict[str, Any]], max_instances: int) -> list[Any]:
-    example = json.dumps({"instances": [example_row(inputs)]})
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
         got = (
             payload["instances"]
@@ -56,7 +55,7 @@ def _instances(payload: Any, inputs: list[dict[str, Any]], max_instances: int) -
             "instances",
             "an object with an 'instances' list",
             describe(got),
-            f"Send one such as {example}.",
+            f"Send one such as {_example(inputs)}.",
             what=" is missing or not a list",
         )
     instances = payload["instances"]
@@ -72,9 +71,14 @@ def _instances(payload: Any, inputs: list[dict[str, Any]], max_instances: int) -
                 expected,
                 describe(instance),
                 "Send every instance as a list (values in feature order) or every one "
-                f"as an object (feature name to value), such as {example}.",
+                f"as an object (feature name to value), such as {_example(inputs)}.",
             )
     return instances
+
+
+def _example(inputs: list[dict[str, Any]]) -> str:
+    """A body the endpoint takes, for a refusal to show."""
+    return json.dumps({"instances": [example_row(inputs)]})
 
 
 def check_count(count: int, max_instances: int, field: str) -> None:
