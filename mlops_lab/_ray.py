@@ -112,6 +112,12 @@ def begin_head(settings: Settings) -> None:
     threading.Thread(target=run, daemon=True, name="mlops-lab-head").start()
 
 
+def head_starting(settings: Settings) -> bool:
+    """Whether a start that ``begin_head`` began is still under way (not a head found)."""
+    early = _early.get(settings.home)
+    return early is not None and not early.done()
+
+
 def find_or_start_head(settings: Settings, start: bool) -> LocalHead | None:
     """The running local head for these settings, started here if ``start`` and none runs.
 

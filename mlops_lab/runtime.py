@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -386,7 +388,8 @@ def attach(settings: Settings, start: bool) -> Lab:
 
     ``connect`` has made sure of Ray's token authentication before it imported this module.
     """
-    head, address = _find_or_start_ray(settings, start)
+    with _serving_imported_meanwhile(_ray.head_starting(settings)):
+        head, address = _find_or_start_ray(settings, start)
     if ray.is_initialized():
         _check_same_cluster(address)
     else:
@@ -422,6 +425,33 @@ def current_lab() -> Lab:
     if _current is not None and ray.is_initialized():
         return _current
     return connect()
+
+
+@contextlib.contextmanager
+def _serving_imported_meanwhile(head_starting: bool) -> Iterator[None]:
+    """Import what Serve's start and a deploy need while this process waits for its head.
+
+    Ray Serve and the router would otherwise be imported once the lab is up, beside the
+    user's first calls (the registration of a model, say). The import ends before the block
+    does: the caller goes on to ``ray.init``, and two threads importing the same modules
+    could each find the other's half done.
+    """
+    if not head_starting:
+        yield
+        return
+    importer = threading.Thread(target=_import_serving, daemon=True, name="import-serving")
+    importer.start()
+    try:
+        yield
+    finally:
+        importer.join()
+
+
+def _import_serving() -> None:
+    try:
+        import mlops_lab.serve._deploy  # noqa: F401  (Ray Serve and the router with it)
+    except Exception as exc:  # the deploy imports it again and reports what fails
+        log.debug("Serving could not be imported ahead: %s", exc)
 
 
 def _find_or_start_ray(settings: Settings, start: bool) -> tuple[_ray.LocalHead | None, str]:
