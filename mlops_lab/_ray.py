@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -138,10 +136,10 @@ def _find_or_start(settings: Settings) -> LocalHead:
         return read_head(settings) or start_head(settings)
 
 
-# `ray start` gives the raylet a fixed 30 s (Ray 2.60) to register with its GCS, and the
+# Ray's node gives the raylet a fixed 30 s (Ray 2.60) to register with its GCS, and the
 # raylet registers only once the dashboard and runtime-env agents, two Python processes, have
-# started: with the cores busy that takes longer. Ray's processes keep starting after `ray
-# start` gives up, so the lab waits for the registration itself; a start whose processes died
+# started: with the cores busy that takes longer. Ray's processes keep starting after the
+# start gives up, so the lab waits for the registration itself; a start whose processes died
 # is stopped and tried again.
 START_ATTEMPTS = 3
 START_TIMEOUT_S = 240.0
@@ -158,14 +156,11 @@ def start_head(settings: Settings) -> LocalHead:
             in use, a machine too busy for Ray's fixed start timeout, or Ray's own error)
             and what to do.
     """
-    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
-    if ray_cli is None:
-        raise RuntimeStartError("The 'ray' command was not found beside this Python.")
     _require_free_ports(settings.ray_port)
     log_path = settings.home / "ray-start.log"
     for attempt in range(1, START_ATTEMPTS + 1):
         deadline = time.monotonic() + START_TIMEOUT_S
-        pgid, code, output = _ray_start(ray_cli, settings, log_path)
+        pgid, code, output = _ray_start(settings, log_path)
         if code == 0 or (
             code is not None
             and _BUSY_SIGN in output
@@ -174,7 +169,7 @@ def start_head(settings: Settings) -> LocalHead:
             break
         # A failed start can leave the GCS and other daemons running: stop them.
         stop_session(pgid)
-        with contextlib.suppress(psutil.Error):  # reap `ray start` itself if it still ran
+        with contextlib.suppress(psutil.Error):  # reap the start itself if it still ran
             psutil.Process(pgid).wait(timeout=10)
         if _BUSY_SIGN not in output or attempt == START_ATTEMPTS:
             raise RuntimeStartError(start_failure(code, output, log_path, attempt))
@@ -189,31 +184,23 @@ def start_head(settings: Settings) -> LocalHead:
     return head
 
 
-def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, int | None, str]:
-    """Run `ray start --head` once: its process group, exit code (None: too slow), output."""
-    port = settings.ray_port
-    # Only what the lab uses: no dashboard, no autoscaler monitor (the node's resources are
-    # fixed), no log monitor (drivers attach with log_to_driver=False) and, through the
-    # start hook, no Ray Client server and no API server. Each is a Python process that
-    # imports Ray: on two cores the head then starts in about 6.5 s instead of 9.5.
-    command = [
-        ray_cli, "start", "--head", f"--port={port}",
-        f"--ray-client-server-port={port + 1}",
-        f"--dashboard-agent-listen-port={port + 2}",
-        "--include-dashboard=false", "--no-monitor", "--include-log-monitor=false",
-        "--disable-usage-stats",
-    ]  # fmt: skip
+def _ray_start(settings: Settings, log_path: Path) -> tuple[int, int | None, str]:
+    """Run ``mlops_lab._head`` once: its session, exit code (None: too slow) and output."""
+    command = [sys.executable, "-m", "mlops_lab._head", "start", f"--port={settings.ray_port}"]
     if settings.num_cpus is not None:
         command.append(f"--num-cpus={settings.num_cpus}")
+    package_root = str(Path(__file__).resolve().parent.parent)
     env = {
         **os.environ,
+        # This package as this process found it, even when it is not installed.
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
         "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
+        "RAY_USAGE_STATS_ENABLED": "0",
         _GCS_WAIT[0]: os.environ.get(*_GCS_WAIT),
         # The raylet starts two workers for the first driver by default: the lab's drivers
         # have a runtime environment of their own, so none of its actors could use them, and
         # they would take the cores while the store starts.
         "RAY_prestart_worker_first_driver": "0",
-        "RAY_START_HOOK": f"{__name__}.{lean_head.__name__}",
     }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -225,27 +212,6 @@ def _ray_start(ray_cli: str, settings: Settings, log_path: Path) -> tuple[int, i
         except subprocess.TimeoutExpired:
             code = None
     return process.pid, code, log_path.read_text(errors="replace")
-
-
-def lean_head(params: Any, head: bool) -> None:
-    """`ray start`'s hook (``RAY_START_HOOK``): a head without the processes the lab never uses.
-
-    - No Ray Client server: `ray start` always starts one when Ray's client package is
-      installed; the lab's drivers attach through the GCS instead.
-    - No API server: without the dashboard, `ray start` still starts the dashboard's
-      process for its usage-statistics module alone (the lab turns usage statistics off)
-      and waits until it has imported its web stack and answered, before it starts the
-      raylet. The hook runs in `ray start`'s own process, before the head starts.
-    """
-    params.ray_client_server_port = None
-    from ray._private.node import Node
-
-    if hasattr(Node, "start_api_server"):
-        Node.start_api_server = _no_api_server  # type: ignore[method-assign,assignment]
-
-
-def _no_api_server(node: Any, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
-    node._webui_url = ""  # what Ray records when it has no dashboard to show
 
 
 def _await_registration(address: str, pgid: int, deadline: float) -> bool:
@@ -267,13 +233,13 @@ def _await_registration(address: str, pgid: int, deadline: float) -> bool:
 
 
 def start_failure(code: int | None, output: str, log_path: Path, attempts: int) -> str:
-    """What a failed `ray start` means and what to do, from its exit code and output."""
+    """What a failed head start means and what to do, from its exit code and output."""
     tail = output[-2000:]
     load = os.getloadavg()[0]
     cores = os.cpu_count() or 1
     if code is None:
         return (
-            f"`ray start` did not finish within {START_TIMEOUT_S:.0f} s (load average "
+            f"The Ray head's start did not finish within {START_TIMEOUT_S:.0f} s (load average "
             f"{load:.1f} on {cores} cores; log: {log_path}). Free some cores and connect "
             f"again.\n{tail}"
         )
@@ -284,7 +250,7 @@ def start_failure(code: int | None, output: str, log_path: Path, attempts: int) 
             f"cores). Connect again once other work has finished, or give the lab fewer "
             f"CPUs with MLOPS_LAB_NUM_CPUS (log: {log_path}).\n{tail}"
         )
-    return f"`ray start` exited with code {code} (log: {log_path}).\n{tail}"
+    return f"The Ray head's start exited with code {code} (log: {log_path}).\n{tail}"
 
 
 def _require_free_ports(port: int) -> None:

@@ -53,29 +53,55 @@ def job_runtime_env() -> dict[str, Any]:
     return {"worker_process_setup_hook": HOOK, "env_vars": {ENV: "1"}}
 
 
-def cold_runtime_env() -> dict[str, Any]:
-    """The runtime environment for the job's actors that never run trials (store, Serve)."""
-    return {"env_vars": {ENV: "0"}}
+# The roles of the job's processes that run no trial, and what a new worker of each imports
+# as it starts: a worker started ahead for Serve's controller or a router replica has then
+# imported it by the time it is handed the actor.
+SERVE = "serve"  # Serve's controller, and its proxy (which the controller starts)
+ROUTER = "router"  # a router replica: the shared application's, or an endpoint's own
+_COLD = "0"  # the store and the monitor
+ROLE_MODULES = {
+    SERVE: ("ray.serve._private.controller", "ray.serve._private.proxy"),
+    # The replica, its router, and what loading a model imports (skops, scikit-learn).
+    ROUTER: ("ray.serve._private.replica", "mlops_lab.serve._shared", "skops.io"),
+}
+
+
+def cold_runtime_env(role: str = _COLD) -> dict[str, Any]:
+    """The runtime environment of the job's actors that never run trials.
+
+    Args:
+        role: :data:`SERVE` or :data:`ROUTER` for Serve's processes and the routers, whose
+            new workers import what they need as they start; the store and the monitor
+            import nothing ahead.
+    """
+    return {"env_vars": {ENV: role}}
 
 
 def setup() -> None:
-    """Runs in each new worker of a lab driver's job: announce it, import the trial code.
+    """Runs in each new worker of a lab driver's job: import what its actors will need.
 
-    The worker is registered with its raylet (and can be handed an actor) before this runs,
-    so it announces itself first, and again once the imports are done; an actor handed to it
-    in between starts when they are.
+    A trial worker (``MLOPS_LAB_WARM=1``) imports the trial code. The worker is registered
+    with its raylet (and can be handed an actor) before this runs, so it announces itself
+    first, and again once the imports are done; an actor handed to it in between starts
+    when they are. A worker for Serve or a router imports that role's modules.
     """
-    if os.environ.get(ENV) != "1":
-        return
+    role = os.environ.get(ENV)
+    if role == "1":
+        _announce(imported=False)
+        _import(TRIAL_MODULES)
+        _announce(imported=True)
+    elif role in ROLE_MODULES:
+        _import(ROLE_MODULES[role])
+
+
+def _import(modules: tuple[str, ...]) -> None:
     import importlib
 
-    _announce(imported=False)
-    for module in TRIAL_MODULES:
+    for module in modules:
         try:
             importlib.import_module(module)
-        except ImportError:  # one left out of this install: the trial does without it too
+        except ImportError:  # one left out of this install: its user imports it, and says
             log.debug("could not import %s ahead", module, exc_info=True)
-    _announce(imported=True)
 
 
 def _announce(imported: bool) -> None:
@@ -203,15 +229,16 @@ def _job_runs_setup() -> bool:
     return ray.is_initialized() and _job_env().get("worker_process_setup_hook") == HOOK
 
 
-def prestart_cold(count: int) -> None:
-    """Ask the local raylet for ``count`` idle workers with :func:`cold_runtime_env`.
+def prestart_cold(role: str, count: int) -> None:
+    """Ask the local raylet for ``count`` idle workers with :func:`cold_runtime_env` of ``role``.
 
     Serve's controller starts its proxy, and a deploy its replica, one after the other, and
     each would wait seconds for a new process: started ahead with the lab, these are ready
-    when asked for. Unused ones end after two minutes. Best effort, as the trial workers.
+    (and have imported what they need) when asked for. Unused ones end after two minutes.
+    Best effort, as the trial workers.
     """
     try:
-        _prestart(count, cold_runtime_env()["env_vars"], keep_alive_s=_COLD_KEEP_ALIVE_S)
+        _prestart(count, cold_runtime_env(role)["env_vars"], keep_alive_s=_COLD_KEEP_ALIVE_S)
     except Exception as exc:  # the raylet's API is internal to Ray: Serve starts them cold
         log.warning("Workers for Serve could not be started ahead (%s).", exc)
 

@@ -16,7 +16,14 @@ import ray
 
 from mlops_lab import _ray, _starting
 from mlops_lab._connect import connect
-from mlops_lab._warm import WarmPool, cold_runtime_env, job_runtime_env, prestart_cold
+from mlops_lab._warm import (
+    ROUTER,
+    SERVE,
+    WarmPool,
+    cold_runtime_env,
+    job_runtime_env,
+    prestart_cold,
+)
 from mlops_lab.config import Settings
 from mlops_lab.data import Datasets
 from mlops_lab.errors import LabError
@@ -403,17 +410,18 @@ def attach(settings: Settings, start: bool) -> Lab:
         )
     serve_running = _serve_running()
     if not serve_running:
-        # A process starts for the store actor below, on one core: beside it, on the other,
-        # one for Serve's controller, which then starts at once when connect returns.
-        prestart_cold(1)
+        # The raylet starts as many processes at once as there are cores. Beside the store
+        # actor's, the one whose start is longest: the shared router's replica, which
+        # imports Serve, the router and the model loaders (about 3 s of a core) as it starts.
+        prestart_cold(ROUTER, 1)
     lab = Lab(settings, head, address)
     # A new store actor takes a process start: alone on the cores, it answers in about
     # two seconds; beside Serve's start it took four times as long.
     lab.store.info()
     if not serve_running:
-        # Serve's proxy and the shared router each need a process too, and each would wait
-        # for its start in turn, once the controller asks: these start now instead.
-        prestart_cold(2)
+        # Serve's controller and its proxy would each wait for a process start in turn, once
+        # asked for: theirs begin now, and the controller is asked for when connect returns.
+        prestart_cold(SERVE, 2)
     _start_in_background(lab)
     global _current
     _current = lab
@@ -529,7 +537,7 @@ def _start_serve(settings: Settings) -> None:
         started = pool.submit(
             serve.start,
             http_options={"host": settings.serve_host, "port": settings.serve_port},
-            controller_options={"runtime_env": cold_runtime_env()},
+            controller_options={"runtime_env": cold_runtime_env(SERVE)},
         )
         while not started.done() and not _serve_running():
             time.sleep(0.05)

@@ -22,7 +22,7 @@ import pandas as pd
 from ray import serve
 
 from mlops_lab import _starting
-from mlops_lab._warm import cold_runtime_env
+from mlops_lab._warm import ROUTER, cold_runtime_env
 from mlops_lab.config import Settings
 from mlops_lab.errors import parameter_error
 from mlops_lab.registry import Registry, RegistryError
@@ -247,7 +247,7 @@ def run_router(
         max_ongoing_requests=32,
         graceful_shutdown_timeout_s=20,
         # Replicas never run trials: they skip the trial code the lab's workers import.
-        ray_actor_options={"num_cpus": replica_cpus, "runtime_env": cold_runtime_env()},
+        ray_actor_options={"num_cpus": replica_cpus, "runtime_env": cold_runtime_env(ROUTER)},
     )(Router)
     deployment._version = code_version(init_args)  # so a new config reconfigures in place
     app = deployment.bind(*init_args)

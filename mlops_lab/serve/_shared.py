@@ -43,7 +43,7 @@ from starlette.responses import Response
 
 from mlops_lab import _starting
 from mlops_lab._lock import file_lock
-from mlops_lab._warm import cold_runtime_env
+from mlops_lab._warm import ROUTER, cold_runtime_env
 from mlops_lab.config import Settings
 from mlops_lab.protocol import RequestError
 from mlops_lab.registry._artifacts import import_ahead
@@ -315,7 +315,7 @@ def _submit(settings: Settings, config: dict[str, Any]) -> None:
         max_ongoing_requests=64,
         graceful_shutdown_timeout_s=20,
         # The replica never runs trials: it skips the trial code the lab's workers import.
-        ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env()},
+        ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env(ROUTER)},
     )(SharedRouter)
     deployment._version = code_version(("shared", *init_args))  # reconfigure in place
     app = deployment.bind(*init_args)

@@ -208,3 +208,27 @@ def test_the_head_runs_no_process_the_lab_does_not_use(lab: mlops_lab.Lab) -> No
     assert "gcs_server" in text and "raylet" in text, text
     for unused in ("dashboard/dashboard.py", "monitor.py", "log_monitor.py", "ray_client_server"):
         assert unused not in text, f"{unused} runs:\n{text}"
+
+
+@pytest.mark.parametrize(
+    ("role", "imported", "not_imported"),
+    [
+        ("serve", ["ray.serve._private.controller", "ray.serve._private.proxy"], ["skops.io"]),
+        ("router", ["mlops_lab.serve._shared", "skops.io", "sklearn.linear_model"], ["ray.tune"]),
+        ("0", [], ["ray.serve", "skops.io"]),
+    ],
+)
+def test_a_worker_started_for_a_role_imports_what_that_role_needs(
+    role: str, imported: list[str], not_imported: list[str]
+) -> None:
+    """Serve's workers import Serve's code, a router's the router and the model loaders, and
+    the store's nothing, as they start (before an actor is handed to them)."""
+    names = imported + not_imported
+    result = run_python(
+        "import sys\nfrom mlops_lab._warm import setup\nsetup()\n"
+        f"print(sorted(name for name in {names!r} if name in sys.modules))\n",
+        {"MLOPS_LAB_WARM": role},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[-2] == repr(sorted(imported))
