@@ -160,7 +160,7 @@ def start_head(settings: Settings) -> LocalHead:
     log_path = settings.home / "ray-start.log"
     for attempt in range(1, START_ATTEMPTS + 1):
         deadline = time.monotonic() + START_TIMEOUT_S
-        pgid, code, output = _ray_start(settings, log_path)
+        pgid, code, output = _launch_head(settings, log_path)
         if code == 0 or (
             code is not None
             and _BUSY_SIGN in output
@@ -184,7 +184,7 @@ def start_head(settings: Settings) -> LocalHead:
     return head
 
 
-def _ray_start(settings: Settings, log_path: Path) -> tuple[int, int | None, str]:
+def _launch_head(settings: Settings, log_path: Path) -> tuple[int, int | None, str]:
     """Run ``mlops_lab._head`` once: its session, exit code (None: too slow) and output."""
     command = [sys.executable, "-m", "mlops_lab._head", "start", f"--port={settings.ray_port}"]
     if settings.num_cpus is not None:
