@@ -246,7 +246,7 @@ def run_router(
         user_config=config,
         max_ongoing_requests=32,
         graceful_shutdown_timeout_s=20,
-        # Replicas never run trials: they skip the trial code the lab's workers import.
+        # Their workers import the router's code as they start, not the trials' (see _warm).
         ray_actor_options={"num_cpus": replica_cpus, "runtime_env": cold_runtime_env(ROUTER)},
     )(Router)
     deployment._version = code_version(init_args)  # so a new config reconfigures in place

@@ -70,7 +70,9 @@ class SharedRouter(Gateway):
 
     def __init__(self, namespace: str, spill_dir: str) -> None:
         # The replica is started ahead of any endpoint: what loading a model imports is
-        # imported meanwhile, so that the first deploy does not wait for it.
+        # imported meanwhile, so that the first deploy does not wait for it (a worker of the
+        # router's role has imported it as it started; one of a driver without the lab's
+        # worker setup has not).
         threading.Thread(target=_import_ahead, daemon=True, name="import-ahead").start()
         super().__init__()
         self.namespace = namespace
@@ -314,7 +316,7 @@ def _submit(settings: Settings, config: dict[str, Any]) -> None:
         user_config=config,
         max_ongoing_requests=64,
         graceful_shutdown_timeout_s=20,
-        # The replica never runs trials: it skips the trial code the lab's workers import.
+        # Its worker imports the router's code as it starts, not the trials' (see _warm).
         ray_actor_options={"num_cpus": 0, "runtime_env": cold_runtime_env(ROUTER)},
     )(SharedRouter)
     deployment._version = code_version(("shared", *init_args))  # reconfigure in place
