@@ -8,10 +8,11 @@ process exits, in its session (the caller starts it as a session's leader).
 
 It starts only what the lab uses: no dashboard, no autoscaler monitor (the node's resources
 are fixed), no log monitor (drivers attach with ``log_to_driver=False``), no Ray Client
-server (the lab's drivers attach through the GCS) and no API server. Without the dashboard,
-Ray's node would still start the dashboard's process for its usage-statistics module alone
-(usage statistics are off) and wait until it has imported its web stack and answered,
-before it starts the raylet. Each of these is a Python process importing Ray.
+server unless one is asked for (the lab's drivers attach through the GCS) and no API
+server. Without the dashboard, Ray's node would still start the dashboard's process for its
+usage-statistics module alone (usage statistics are off) and wait until it has imported its
+web stack and answered, before it starts the raylet. Each of these is a Python process
+importing Ray.
 
 A failed start prints Ray's error and exits with 1, as `ray start` does; Ray's processes
 that did start are left to the caller to stop.
@@ -27,11 +28,11 @@ from typing import Any
 _WORKER_PORTS = (10002, 19999)
 
 
-def start(port: int, num_cpus: int | None) -> str:
+def start(port: int, num_cpus: int | None, client_port: int | None = None) -> str:
     """Start a head whose GCS listens on ``port``; return its address.
 
-    The dashboard agent listens on ``port + 2`` (``port + 1`` is kept for a Ray Client
-    server, which the lab does not start).
+    The dashboard agent listens on ``port + 2``. A Ray Client server starts only when
+    ``client_port`` is given.
     """
     # Read by Ray's node as it starts; the lab's caller sets it too.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -49,7 +50,7 @@ def start(port: int, num_cpus: int | None) -> str:
         gcs_server_port=port,
         min_worker_port=_WORKER_PORTS[0],
         max_worker_port=_WORKER_PORTS[1],
-        ray_client_server_port=None,
+        ray_client_server_port=client_port,
         dashboard_agent_listen_port=port + 2,
         num_cpus=num_cpus,
         resources={},
@@ -76,8 +77,10 @@ def main() -> None:
     parser.add_argument("command", choices=["start"])
     parser.add_argument("--port", type=int, required=True, help="the GCS's port")
     parser.add_argument("--num-cpus", type=int, help="the CPUs the head offers (all if unset)")
+    parser.add_argument("--ray-client-server-port", type=int, help="a Ray Client server's")
     args = parser.parse_args()
-    print(f"Ray head started at {start(args.port, args.num_cpus)}.", flush=True)
+    address = start(args.port, args.num_cpus, args.ray_client_server_port)
+    print(f"Ray head started at {address}.", flush=True)
 
 
 if __name__ == "__main__":

@@ -156,7 +156,7 @@ def start_head(settings: Settings) -> LocalHead:
             in use, a machine too busy for Ray's fixed start timeout, or Ray's own error)
             and what to do.
     """
-    _require_free_ports(settings.ray_port)
+    _require_free_ports(settings)
     log_path = settings.home / "ray-start.log"
     for attempt in range(1, START_ATTEMPTS + 1):
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -189,6 +189,8 @@ def _launch_head(settings: Settings, log_path: Path) -> tuple[int, int | None, s
     command = [sys.executable, "-m", "mlops_lab._head", "start", f"--port={settings.ray_port}"]
     if settings.num_cpus is not None:
         command.append(f"--num-cpus={settings.num_cpus}")
+    if settings.ray_client_port is not None:
+        command.append(f"--ray-client-server-port={settings.ray_client_port}")
     package_root = str(Path(__file__).resolve().parent.parent)
     env = {
         **os.environ,
@@ -253,14 +255,23 @@ def start_failure(code: int | None, output: str, log_path: Path, attempts: int) 
     return f"The Ray head's start exited with code {code} (log: {log_path}).\n{tail}"
 
 
-def _require_free_ports(port: int) -> None:
-    """Refuse a start whose ports (the GCS's and the two after it) are in use."""
+def _require_free_ports(settings: Settings) -> None:
+    """Refuse a start whose ports (the GCS's, the two after it, a client server's) are in use."""
+    port = settings.ray_port
     taken = [p for p in (port, port + 1, port + 2) if not port_free(p, reuse_address=True)]
     if taken:
         raise RuntimeStartError(
             f"Port(s) {', '.join(map(str, taken))} are in use by another process, and the "
             f"lab's head needs ports {port}-{port + 2}. Set another first port with "
             "MLOPS_LAB_RAY_PORT (or ray_port= in connect()), or stop that process."
+        )
+    client = settings.ray_client_port
+    if client is not None and not port_free(client, reuse_address=True):
+        raise RuntimeStartError(
+            f"Port {client} is in use by another process, and the lab's head would start its "
+            "Ray Client server there. Set another with MLOPS_LAB_RAY_CLIENT_PORT (or "
+            "ray_client_port= in connect()), leave it unset for no client server, or stop "
+            "that process."
         )
 
 

@@ -51,6 +51,13 @@ class Settings:
         default=6390,
         metadata={"doc": "GCS port of the local Ray head that the lab starts."},
     )
+    ray_client_port: int | None = field(
+        default=None,
+        metadata={
+            "doc": "Port of a Ray Client server (ray://) that the local head starts; none when "
+            "unset."
+        },
+    )
     num_cpus: int | None = field(
         default=None,
         metadata={"doc": "CPUs that the local Ray head offers (all of them when unset)."},
@@ -91,13 +98,19 @@ class Settings:
 
     def validate(self) -> Settings:
         """Check every value, raising :class:`ConfigError` naming the one that is wrong."""
-        for name in ("ray_port", "serve_port"):
+        for name in ("ray_port", "serve_port", "ray_client_port"):
             port = getattr(self, name)
-            if not 0 < port < 65536:
+            if port is not None and not 0 < port < 65536:
                 raise ConfigError(
                     f"The '{name}' setting must be a port number between 1 and 65535. "
                     f"Got {port!r} instead."
                 )
+        if self.ray_client_port in range(self.ray_port, self.ray_port + 3):
+            raise ConfigError(
+                f"The 'ray_client_port' setting {self.ray_client_port} is one of the ports "
+                f"the local head's GCS and agent use ({self.ray_port}-{self.ray_port + 2}). "
+                "Pick a port outside them."
+            )
         if self.num_cpus is not None and self.num_cpus < 1:
             raise ConfigError(
                 f"The 'num_cpus' setting must be at least 1. Got {self.num_cpus!r} instead; "
@@ -151,7 +164,7 @@ def load_settings(start: Path | None = None, **overrides: Any) -> Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_INTEGERS = ("ray_port", "serve_port", "num_cpus", "warm_workers")
+_INTEGERS = ("ray_port", "ray_client_port", "serve_port", "num_cpus", "warm_workers")
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

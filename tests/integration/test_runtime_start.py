@@ -232,3 +232,44 @@ def test_a_worker_started_for_a_role_imports_what_that_role_needs(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split("\n")[-2] == repr(sorted(imported))
+
+
+def test_a_ray_client_server_starts_when_asked_and_a_ray_client_works_through_it(
+    tmp_path: Path,
+) -> None:
+    """With ``ray_client_port`` the head runs Ray's client server there (and not otherwise,
+    see above), and a ``ray://`` client with the lab's token runs a task on the lab's head."""
+    env = lab_environment(tmp_path / ".mlops_lab")
+    client_port = free_port_block(1)
+    env["MLOPS_LAB_RAY_CLIENT_PORT"] = str(client_port)
+    started = run_python("import mlops_lab\nmlops_lab.connect().disconnect()\n", env, timeout=300)
+    try:
+        assert started.returncode == 0, started.stderr[-3000:]
+        client = run_python(
+            "import ray\n"
+            f"ray.init('ray://127.0.0.1:{client_port}', logging_level='ERROR')\n"
+            "print('answer', ray.get(ray.remote(lambda: 41 + 1).remote()))\n",
+            {"RAY_AUTH_MODE": "token"},
+            timeout=300,
+        )
+        assert client.returncode == 0, client.stderr[-3000:]
+        assert "answer 42" in client.stdout.splitlines()
+    finally:
+        stopped = run_python(
+            "import mlops_lab\nmlops_lab.connect(start=False).shutdown()\n", env, timeout=300
+        )
+        assert stopped.returncode == 0, stopped.stderr[-3000:]
+
+
+def test_a_ray_client_port_in_use_is_named_before_ray_starts(tmp_path: Path) -> None:
+    """A client port another process listens on is refused, naming it and the setting."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with pytest.raises(RuntimeStartError, match=f"Port {taken} .*MLOPS_LAB_RAY_CLIENT_PORT"):
+            mlops_lab.connect(
+                home=str(tmp_path / ".mlops_lab"), ray_port=free_port_block(3),
+                ray_client_port=taken,
+            )  # fmt: skip
+    assert not (tmp_path / ".mlops_lab" / "ray-start.log").exists()

@@ -89,3 +89,21 @@ def test_cluster_address_comes_from_the_environment(
     monkeypatch.setenv("MLOPS_LAB_RAY_ADDRESS", "head.cluster:6379")
     assert load_settings(start=project).ray_address == "head.cluster:6379"
     assert load_settings(start=project, ray_address="other:6379").ray_address == "other:6379"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ray_client_port": 0}, "'ray_client_port' setting must be a port number"),
+        ({"ray_client_port": "ten"}, "'ray_client_port' setting from arguments must be an int"),
+        ({"ray_port": 6500, "ray_client_port": 6502}, r"one of the ports .* \(6500-6502\)"),
+    ],
+)
+def test_a_ray_client_port_is_a_free_port_of_its_own(
+    project: Path, overrides: dict[str, object], message: str
+) -> None:
+    """The client server's port is a port number, and not one the head's GCS or agent use."""
+    with pytest.raises(ConfigError, match=message):
+        load_settings(start=project, **overrides)
+    assert load_settings(start=project).ray_client_port is None
+    assert load_settings(start=project, ray_client_port=10001).ray_client_port == 10001
