@@ -34,8 +34,8 @@ def start(port: int, num_cpus: int | None, client_port: int | None = None) -> st
     The dashboard agent listens on ``port + 2``. A Ray Client server starts only when
     ``client_port`` is given.
     """
-    # Read by Ray's node as it starts, and by the processes it starts (`--disable-usage-stats`).
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Read by Ray's node as it starts; the lab's caller sets it too.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from ray._private.authentication.authentication_token_setup import (
         ensure_token_if_auth_enabled,
         maybe_enable_token_auth_if_token_available,

@@ -191,9 +191,13 @@ def _launch_head(settings: Settings, log_path: Path) -> tuple[int, int | None, s
         command.append(f"--num-cpus={settings.num_cpus}")
     if settings.ray_client_port is not None:
         command.append(f"--ray-client-server-port={settings.ray_client_port}")
+    package_root = str(Path(__file__).resolve().parent.parent)
     env = {
         **os.environ,
+        # This package as this process found it, even when it is not installed.
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
         "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
+        "RAY_USAGE_STATS_ENABLED": "0",
         _GCS_WAIT[0]: os.environ.get(*_GCS_WAIT),
         # The raylet starts two workers for the first driver by default: the lab's drivers
         # have a runtime environment of their own, so none of its actors could use them, and
